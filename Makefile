@@ -1,0 +1,36 @@
+# Two commands on a fresh clone:  `make demo` (train -> export -> infer)  and  `make test`.
+# Each builds its own virtual environment in .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml requirements/torch.txt
+	$(PYTHON) -m venv $(VENV)
+	@# torch first and pinned (CPU build from local disk), then the project with every extra; the
+	@# constraint keeps the extras' torch range from pulling any other build.
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/torch.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/torch.txt -e '.[export,plot,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hp-train
+	$(BIN)/hp-export --format all
+	$(BIN)/hp-infer examples/house.json
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/hp-bench
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,186 @@
+"""`export_model`: checkpoint -> exported graphs that passed the parity gate -> files + manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from houseprice.data import DataError, bundled_data_path, load_dataset
+from houseprice.export.config import ExportConfig
+from houseprice.export.errors import ExportError, ParityError
+from houseprice.export.onnx_export import export_onnx
+from houseprice.export.parity import (
+    ParityResult,
+    check_parity,
+    dump_failure,
+    failure_message,
+    parity_inputs,
+)
+from houseprice.export.torchscript_export import export_torchscript, load_torchscript
+from houseprice.runtime._version import __version__
+from houseprice.runtime.contract import ModelInfo
+from houseprice.runtime.files import atomic_write_bytes
+from houseprice.runtime.predictor import Predictor
+from houseprice.train.checkpoint import TrainedModel, load_checkpoint
+
+FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+FORMATS = tuple(FILE_NAMES)
+MANIFEST = "manifest.json"
+FAILURE_FOLDER = "parity-failure"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    format: str
+    path: Path
+    data: bytes
+    parity: ParityResult
+    opset: int | None
+
+    def manifest_entry(self) -> dict[str, object]:
+        return {
+            "file": self.path.name,
+            "format": self.format,
+            "size": len(self.data),
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+            "opset": self.opset,
+            "parity": self.parity.to_dict(),
+        }
+
+
+def export_model(
+    checkpoint: Path, out: Path, formats: Sequence[str], config: ExportConfig = ExportConfig()
+) -> list[Artifact]:
+    """Export, gate, then write every format; on any failure nothing but a failure dump is written."""
+    unknown = [f for f in formats if f not in FILE_NAMES]
+    if unknown:
+        raise ExportError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all")
+    trained = load_checkpoint(checkpoint)
+    check_writable(out)
+    info = model_info(trained)
+    inputs = parity_inputs(info, config, training_rows(trained))
+    artifacts = [_gated(fmt, trained, info, inputs, out, config) for fmt in formats]
+    for artifact in artifacts:
+        atomic_write_bytes(artifact.path, artifact.data)
+    write_manifest(out, checkpoint, artifacts, config)
+    return artifacts
+
+
+def model_info(trained: TrainedModel) -> ModelInfo:
+    return ModelInfo(
+        feature_names=trained.feature_names,
+        feature_min=trained.feature_min,
+        feature_max=trained.feature_max,
+        target_name=trained.target_name,
+        target_unit=trained.target_unit,
+        data_sha256=trained.data_sha256,
+        package_version=__version__,
+        metrics=trained.metrics,
+        config=trained.config.to_dict(),
+        exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def training_rows(trained: TrainedModel) -> np.ndarray | None:
+    """The rows of the file the model was trained on (or the bundled copy of it), if still there."""
+    for path in (Path(trained.data_source), bundled_data_path()):
+        if not path.is_file() or _sha256(path) != trained.data_sha256:
+            continue
+        try:
+            data = load_dataset(path, trained.target_name)
+        except DataError:
+            continue
+        columns = [data.feature_names.index(n) for n in trained.feature_names]
+        return data.features[:, columns]
+    return None
+
+
+def check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as exc:
+        raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from None
+
+
+def _gated(
+    fmt: str,
+    trained: TrainedModel,
+    info: ModelInfo,
+    inputs: np.ndarray,
+    out: Path,
+    config: ExportConfig,
+) -> Artifact:
+    data, candidate = _build(fmt, trained.model, info, config)
+    reference = _eager(trained.model)
+    result = check_parity(fmt, reference, candidate, inputs, config)
+    if not result.passed:
+        suffix = Path(FILE_NAMES[fmt]).suffix
+        dump = dump_failure(
+            out / FAILURE_FOLDER / fmt, result, inputs, reference(inputs), data, suffix
+        )
+        raise ParityError(
+            f"{failure_message(result, info, config)}; nothing written, inputs in {dump}"
+        )
+    return Artifact(
+        fmt, out / FILE_NAMES[fmt], data, result, config.opset if fmt == "onnx" else None
+    )
+
+
+def _build(
+    fmt: str, model: torch.nn.Module, info: ModelInfo, config: ExportConfig
+) -> tuple[bytes, Callable[[np.ndarray], np.ndarray]]:
+    """The exported bytes, and a forward pass that runs them the way a user would."""
+    if fmt == "onnx":
+        data = export_onnx(model, info, config)
+        return data, Predictor(data, source="exported ONNX").predict_array  # the real runtime
+    data = export_torchscript(model, info)
+    module, _ = load_torchscript(data)
+    return data, _eager(module)
+
+
+def _eager(module: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
+    def forward(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return module(torch.from_numpy(x)).numpy()
+
+    return forward
+
+
+def write_manifest(
+    out: Path, checkpoint: Path, artifacts: list[Artifact], config: ExportConfig
+) -> None:
+    """OUT/manifest.json: this run's artifacts, plus earlier entries whose files are unchanged."""
+    entries = {a.format: a.manifest_entry() for a in artifacts}
+    for entry in _previous_entries(out / MANIFEST):
+        fmt, file = entry.get("format"), out / str(entry.get("file"))
+        if fmt not in entries and file.is_file() and _sha256(file) == entry.get("sha256"):
+            entries[fmt] = entry
+    manifest = {
+        "package_version": __version__,
+        "checkpoint": {"file": os.fspath(checkpoint), "sha256": _sha256(checkpoint)},
+        "tolerance": {"atol": config.atol, "rtol": config.rtol},
+        "artifacts": [entries[f] for f in FORMATS if f in entries],
+    }
+    atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+
+
+def _previous_entries(path: Path) -> list[dict[str, object]]:
+    try:
+        entries = json.loads(path.read_text())["artifacts"]
+        return [e for e in entries if isinstance(e, dict)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

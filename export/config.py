@@ -1,0 +1,27 @@
+"""All export settings in one object (Optimum's habit): opset, I/O names, axes, gate tolerance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    # Opset 18 is the oldest the torch 2.13 dynamo exporter emits natively (lower ones go through
+    # onnx's version converter); onnxruntime has run it since 1.14. The file's IR version (10) needs
+    # onnxruntime >= 1.17, the floor of the runtime's dependency.
+    opset: int = 18
+    input_name: str = INPUT_NAME
+    output_name: str = OUTPUT_NAME
+    batch_dim: str = "batch"
+    # Parity gate: |exported - eager| <= atol + rtol * |eager| on every input, prices in the
+    # target's unit. float32 MLPs agree to ~1e-5 on in-range houses; rtol covers the large outputs
+    # of far-out-of-range random inputs, where float32's own spacing exceeds atol.
+    atol: float = 1e-4
+    rtol: float = 1e-5
+    random_rows: int = 4096
+    random_span: float = 10.0  # random inputs cover an interval this many times the training range
+    batch_sizes: tuple[int, ...] = (1, 2, 7, 1024)
+    seed: int = 0

@@ -1,0 +1,37 @@
+"""What every houseprice CLI shares: exit codes and the one-line error (standard library + typer)."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+
+# Exit codes, the same across hp-train, hp-export, hp-infer and hp-bench (documented in README).
+EXIT_OK = 0
+EXIT_INPUT = 1  # the data or houses given are invalid
+EXIT_USAGE = 2  # a bad flag or argument (typer/click's own code)
+EXIT_MODEL = 3  # model or checkpoint missing, unreadable or incompatible
+EXIT_PARITY = 4  # hp-export: an exported graph disagrees with PyTorch; nothing written
+EXIT_OUTPUT = 5  # the output location cannot be written
+EXIT_MISSING_EXTRA = 6  # an optional dependency is not installed
+
+
+def fail(prog: str, message: str, code: int) -> NoReturn:
+    """Print ``prog: error: message`` on one line of stderr and exit with ``code``."""
+    one_line = " ".join(str(message).split())
+    sys.stderr.write(f"{prog}: error: {one_line}\n")
+    sys.stderr.flush()
+    raise typer.Exit(code)
+
+
+def warn(prog: str, message: str) -> None:
+    sys.stderr.write(f"{prog}: warning: {message}\n")
+
+
+def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
+    fail(
+        prog,
+        f"{module} is not installed; install it with `pip install 'houseprice[{extra}]'`",
+        EXIT_MISSING_EXTRA,
+    )

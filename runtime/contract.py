@@ -1,0 +1,92 @@
+"""The model contract: what an exported file promises and the runtime relies on.
+
+Input ``features``: float32, shape (batch, n_features), batch symbolic, raw values in the data set's
+own units, columns in the order of the ``feature_names`` metadata. Output ``price``: float32, shape
+(batch,), in the target's unit. Everything else the runtime needs travels as ONNX ``metadata_props``
+(string values, JSON where structured), so the ``.onnx`` file alone is enough to predict.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from houseprice.runtime.errors import ModelError
+
+INPUT_NAME = "features"
+OUTPUT_NAME = "price"
+CONTRACT_VERSION = 1
+PREFIX = "houseprice."
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The metadata an exported model carries. Lists follow the input's column order."""
+
+    feature_names: tuple[str, ...]
+    feature_min: tuple[float, ...]
+    feature_max: tuple[float, ...]
+    target_name: str
+    target_unit: str
+    data_sha256: str
+    package_version: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    exported_at: str = ""
+    contract_version: int = CONTRACT_VERSION
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def to_metadata(self) -> dict[str, str]:
+        """Encode as ONNX ``metadata_props``: every value a string, structured ones as JSON."""
+        values = {
+            "contract_version": self.contract_version,
+            "feature_names": list(self.feature_names),
+            "feature_min": list(self.feature_min),
+            "feature_max": list(self.feature_max),
+            "target_name": self.target_name,
+            "target_unit": self.target_unit,
+            "data_sha256": self.data_sha256,
+            "package_version": self.package_version,
+            "metrics": self.metrics,
+            "config": self.config,
+            "exported_at": self.exported_at,
+        }
+        return {PREFIX + k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+
+    @classmethod
+    def from_metadata(cls, props: Mapping[str, str], source: str = "model") -> ModelInfo:
+        """Decode ``metadata_props``; raise ModelError if this is not a houseprice export."""
+        if PREFIX + "feature_names" not in props:
+            raise ModelError(
+                f"{source}: an ONNX file without houseprice metadata; "
+                "export one with `hp-export --format onnx`"
+            )
+        try:
+            version = int(props.get(PREFIX + "contract_version", "0"))
+            if version != CONTRACT_VERSION:
+                raise ModelError(
+                    f"{source}: model contract version {version}, this runtime reads "
+                    f"{CONTRACT_VERSION}; re-export it with this version of houseprice"
+                )
+            info = cls(
+                feature_names=tuple(json.loads(props[PREFIX + "feature_names"])),
+                feature_min=tuple(float(v) for v in json.loads(props[PREFIX + "feature_min"])),
+                feature_max=tuple(float(v) for v in json.loads(props[PREFIX + "feature_max"])),
+                target_name=props[PREFIX + "target_name"],
+                target_unit=props.get(PREFIX + "target_unit", ""),
+                data_sha256=props.get(PREFIX + "data_sha256", ""),
+                package_version=props.get(PREFIX + "package_version", ""),
+                metrics=json.loads(props.get(PREFIX + "metrics", "{}")),
+                config=json.loads(props.get(PREFIX + "config", "{}")),
+                exported_at=props.get(PREFIX + "exported_at", ""),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ModelError(f"{source}: damaged houseprice metadata ({exc})") from None
+        if not (len(info.feature_names) == len(info.feature_min) == len(info.feature_max)):
+            raise ModelError(f"{source}: damaged houseprice metadata (feature lists differ)")
+        return info

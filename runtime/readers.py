@@ -1,0 +1,307 @@
+"""Read houses from JSON, JSON Lines or CSV, as validated float32 batches of bounded size.
+
+JSON (one object or an array of objects) is parsed whole; JSON Lines and CSV stream in chunks of
+``chunk_rows`` rows, so a file of any length needs memory for one chunk only. Every failure is an
+InputError whose message names the line or record and the field.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from itertools import islice
+from typing import BinaryIO
+
+import numpy as np
+
+from houseprice.runtime.errors import InputError
+from houseprice.runtime.validate import Locate, Schema, finite_float32, records_to_array
+
+CHUNK_ROWS = 65_536
+
+
+class Format(str, Enum):
+    json = "json"  # one object, or an array of objects
+    jsonl = "jsonl"  # one object per line
+    csv = "csv"  # header row, then one house per row
+
+
+@dataclass(frozen=True)
+class Batch:
+    x: np.ndarray  # (n, n_features) float32, model column order
+    locate: Locate  # row index -> "line 12", "$[3]", ...
+    csv_rows: list[list[str]] | None = None  # the CSV cells, echoed before the price
+    single: bool = False  # a lone JSON object, answered with a lone object
+
+
+@dataclass(frozen=True)
+class Source:
+    format: Format
+    batches: Iterator[Batch]
+    csv_header: list[str] | None = None
+
+
+def open_source(
+    stream: BinaryIO,
+    name: str,
+    schema: Schema,
+    *,
+    fmt: Format | None = None,
+    coerce: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Source:
+    """Detect the format (unless given) from the name and first line, and start reading."""
+    first = stream.readline()
+    fmt = fmt or detect_format(name, first, stream)
+    if fmt is Format.json:
+        return Source(fmt, _json_batches(first + stream.read(), name, schema, coerce))
+    if fmt is Format.jsonl:
+        return Source(fmt, _jsonl_batches(first, stream, name, schema, coerce, chunk_rows))
+    header, batches = _csv_source(first, stream, name, schema, chunk_rows)
+    return Source(fmt, batches, header)
+
+
+def detect_format(name: str, first_line: bytes, stream: BinaryIO) -> Format:
+    lower = name.lower()
+    if lower.endswith((".jsonl", ".ndjson")):
+        return Format.jsonl
+    if lower.endswith(".csv"):
+        return Format.csv
+    head = first_line.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        return Format.json
+    if head.startswith(b"{"):
+        # One complete object on the first line, then more lines: JSON Lines. A multi-line object
+        # or a lone single-line one is plain JSON (both give the same answer for one house).
+        try:
+            json.loads(head)
+        except ValueError:
+            return Format.json
+        return Format.jsonl if _more_content(stream) else Format.json
+    if not head and not _more_content(stream):
+        raise InputError(f"{name}: empty input, no houses")
+    return Format.json if lower.endswith(".json") else Format.csv
+
+
+def _more_content(stream: BinaryIO) -> bool:
+    peek = getattr(stream, "peek", None)
+    return bool(peek(1)) if peek is not None else True
+
+
+def _decode(data: bytes, name: str, line_offset: int = 0) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = line_offset + data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{name}:{line}: not UTF-8 text") from None
+
+
+def _json_error(name: str, exc: json.JSONDecodeError, line_offset: int = 0) -> InputError:
+    return InputError(
+        f"{name}:{exc.lineno + line_offset}: malformed JSON: {exc.msg} (column {exc.colno})"
+    )
+
+
+def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Iterator[Batch]:
+    text = _decode(data, name)
+    if not text.strip():
+        raise InputError(f"{name}: empty input, no houses")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _json_error(name, exc) from None
+    except RecursionError:
+        raise InputError(f"{name}: JSON nested too deeply") from None
+    if isinstance(value, dict):
+        yield Batch(
+            records_to_array([value], schema, lambda i: name, coerce), lambda i: name, single=True
+        )
+    elif isinstance(value, list):
+        if not value:
+            raise InputError(f"{name}: empty array, no houses")
+        locate = lambda i: f"{name}: $[{i}]"  # noqa: E731
+        yield Batch(records_to_array(value, schema, locate, coerce), locate)
+    else:
+        raise InputError(
+            f"{name}: expected a JSON object or an array of objects, got {type(value).__name__}"
+        )
+
+
+def _jsonl_batches(
+    first: bytes, stream: BinaryIO, name: str, schema: Schema, coerce: bool, chunk_rows: int
+) -> Iterator[Batch]:
+    lines_seen = 0
+    houses = 0
+    chunk = [first]
+    while True:
+        chunk += islice(stream, chunk_rows - len(chunk))
+        if not chunk:
+            break
+        batch = _jsonl_chunk(chunk, lines_seen, name, schema, coerce)
+        lines_seen += len(chunk)
+        chunk = []
+        if len(batch.x):
+            houses += len(batch.x)
+            yield batch
+    if houses == 0:
+        raise InputError(f"{name}: empty input, no houses")
+
+
+def _jsonl_chunk(lines: list[bytes], offset: int, name: str, schema: Schema, coerce: bool) -> Batch:
+    # Split on "\n" only, as the stream was: str.splitlines would also split on U+2028 and kin.
+    texts = _decode(b"".join(lines), name, offset).split("\n")
+    if len(texts) > len(lines):
+        texts.pop()  # the empty piece after the final newline
+    numbers = [offset + i + 1 for i, t in enumerate(texts) if t.strip()]
+    kept = [texts[n - offset - 1] for n in numbers]
+    locate = lambda i: f"{name}:{numbers[i]}"  # noqa: E731
+    try:
+        return Batch(_jsonl_fast(kept, schema, locate, coerce), locate)
+    except (ValueError, InputError, RecursionError):
+        pass  # find the exact line and reason below
+    records = []
+    for i, line in enumerate(kept):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{locate(i)}: malformed JSON: {exc.msg} (column {exc.colno})"
+            ) from None
+        except RecursionError:
+            raise InputError(f"{locate(i)}: JSON nested too deeply") from None
+    return Batch(records_to_array(records, schema, locate, coerce), locate)
+
+
+def _jsonl_fast(kept: list[str], schema: Schema, locate: Locate, coerce: bool) -> np.ndarray:
+    """One json.loads for the whole chunk. Each line must look like an object on its own, and the
+    count must match: otherwise a line was not one JSON value, and the slow path says which."""
+    if not all(t.lstrip().startswith("{") and t.rstrip().endswith("}") for t in kept):
+        raise ValueError("not one object per line")
+    records = json.loads("[" + ",".join(kept) + "]")
+    if len(records) != len(kept):
+        raise ValueError("line count mismatch")
+    return records_to_array(records, schema, locate, coerce)
+
+
+def _csv_source(
+    first: bytes, stream: BinaryIO, name: str, schema: Schema, chunk_rows: int
+) -> tuple[list[str], Iterator[Batch]]:
+    text = _Utf8Lines(first, stream, name)
+    reader = csv.reader(text, strict=True)
+    header = _csv_next(reader, text, name)
+    if header is None or not any(c.strip() for c in header):
+        raise InputError(f"{name}: empty input, no header row and no houses")
+    order = _csv_columns(header, schema, name)
+    return header, _csv_batches(reader, text, header, order, name, schema, chunk_rows)
+
+
+def _csv_columns(header: list[str], schema: Schema, name: str) -> list[int]:
+    """For each model feature, the CSV column holding it."""
+    where: dict[int, int] = {}
+    for col, cell in enumerate(header):
+        j = schema.column(cell.strip())
+        if j is None:
+            raise InputError(
+                f"{name}:1: unknown column {cell!r}; the model takes {schema.describe()}"
+            )
+        if j in where:
+            raise InputError(f"{name}:1: column {schema.names[j]} appears twice")
+        where[j] = col
+    missing = [schema.names[j] for j in range(schema.width) if j not in where]
+    if missing:
+        raise InputError(f"{name}:1: missing column {', '.join(missing)}")
+    return [where[j] for j in range(schema.width)]
+
+
+def _csv_batches(reader, text, header, order, name, schema, chunk_rows) -> Iterator[Batch]:  # type: ignore[no-untyped-def]
+    houses = 0
+    while True:
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        while len(rows) < chunk_rows:
+            row = _csv_next(reader, text, name)
+            if row is None:
+                break
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
+            if len(row) != len(header):
+                raise InputError(
+                    f"{name}:{reader.line_num}: {len(row)} values, the header has {len(header)}"
+                )
+            rows.append(row)
+            numbers.append(reader.line_num)
+        if not rows:
+            break
+        locate = lambda i, numbers=numbers: f"{name}:{numbers[i]}"  # noqa: E731
+        houses += len(rows)
+        yield Batch(_csv_array(rows, order, schema, locate), locate, csv_rows=rows)
+    if houses == 0:
+        raise InputError(f"{name}: a header row but no houses")
+
+
+def _csv_next(reader, text: _Utf8Lines, name: str) -> list[str] | None:  # type: ignore[no-untyped-def]
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise InputError(f"{name}:{reader.line_num}: malformed CSV: {exc}") from None
+
+
+def _csv_array(
+    rows: list[list[str]], order: list[int], schema: Schema, locate: Locate
+) -> np.ndarray:
+    try:
+        table = np.array(rows, dtype=np.float64)[:, order]
+    except ValueError:
+        table = None
+    if table is None:  # find the exact cell and say what it holds
+        for i, row in enumerate(rows):
+            for j, col in enumerate(order):
+                try:
+                    float(row[col])
+                except ValueError:
+                    raise InputError(
+                        f"{locate(i)}: {schema.names[j]}: {row[col]!r} is not a number"
+                    ) from None
+        raise InputError(f"{locate(0)}: unreadable numbers")  # numpy and float() disagree
+    return finite_float32(table, schema, locate)
+
+
+class _Utf8Lines:
+    """Text lines from a binary stream, decoded strictly, a decoding error naming its line."""
+
+    def __init__(self, first: bytes, stream: BinaryIO, name: str):
+        self._lines = _chain_first(first, stream)
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._name = name
+        self.line = 0
+
+    def __iter__(self) -> _Utf8Lines:
+        return self
+
+    def __next__(self) -> str:
+        raw = next(self._lines)
+        self.line += 1
+        try:
+            return self._decoder.decode(raw)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{self._name}:{self.line}: not UTF-8 text (byte {exc.start} of the line)"
+            ) from None
+
+
+def _chain_first(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from stream
+
+
+def wrap_text(data: bytes) -> BinaryIO:
+    """A binary stream over bytes (used by tests and the Python API)."""
+    return io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]

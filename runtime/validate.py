@@ -1,0 +1,186 @@
+"""Turn houses (mappings of feature name -> number) into a float32 matrix, or say what is wrong.
+
+A fast path handles the common case (every record a dict with exactly the model's keys, in order,
+holding ints and floats) with a few C-level calls per chunk; anything else goes through the slow
+path, which either builds the same rows or raises an InputError naming the record and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from houseprice.runtime.errors import InputError
+
+Locate = Callable[[int], str]  # record index within the batch -> "line 7", "$[3]", ...
+_NUMBER_TYPES = frozenset({int, float})
+
+
+class Schema:
+    """The model's input columns, with a case-insensitive lookup."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = tuple(names)
+        self.width = len(self.names)
+        self._index = {n.lower(): j for j, n in enumerate(self.names)}
+
+    def column(self, name: str) -> int | None:
+        return self._index.get(name.lower())
+
+    def describe(self) -> str:
+        return ", ".join(self.names)
+
+
+def records_to_array(
+    records: Sequence[Any], schema: Schema, locate: Locate, coerce: bool = False
+) -> np.ndarray:
+    """(n, width) float32 rows from n records; InputError on the first bad record."""
+    if not records:
+        return np.empty((0, schema.width), dtype=np.float32)
+    rows = _fast_rows(records, schema)
+    if rows is None:
+        rows = [_record_row(r, i, schema, locate, coerce) for i, r in enumerate(records)]
+    return finite_float32(np.array(rows, dtype=np.float64), schema, locate)
+
+
+def _fast_rows(records: Sequence[Any], schema: Schema) -> list[list[Any]] | None:
+    names = schema.names
+    try:
+        if not all(type(r) is dict and tuple(r) == names for r in records):
+            return None
+    except TypeError:
+        return None
+    rows = [list(r.values()) for r in records]
+    seen: set[type] = set()
+    for row in rows:
+        seen.update(map(type, row))
+    return rows if seen <= _NUMBER_TYPES else None
+
+
+def _record_row(record: Any, i: int, schema: Schema, locate: Locate, coerce: bool) -> list[float]:
+    if not isinstance(record, Mapping):
+        raise InputError(
+            f"{locate(i)}: expected an object of feature values, got {_json_type(record)}"
+        )
+    row: list[float | None] = [None] * schema.width
+    for key, value in record.items():
+        j = schema.column(key) if isinstance(key, str) else None
+        if j is None:
+            raise InputError(
+                f"{locate(i)}: unknown feature {key!r}; the model takes {schema.describe()}"
+            )
+        if row[j] is not None:
+            raise InputError(f"{locate(i)}: feature {schema.names[j]} given twice ({key!r})")
+        row[j] = _number(value, f"{locate(i)}: {key}", coerce)
+    missing = [schema.names[j] for j, v in enumerate(row) if v is None]
+    if missing:
+        raise InputError(f"{locate(i)}: missing feature {', '.join(missing)}")
+    return row  # type: ignore[return-value]
+
+
+def _number(value: Any, where: str, coerce: bool) -> float:
+    kind = type(value)
+    if kind is float or kind is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            raise InputError(f"{where}: {value} is too large") from None
+    elif kind is str and coerce:
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"{where}: {_show(value)} is not a number") from None
+    elif kind is str:
+        raise InputError(
+            f"{where}: expected a number, got the string {_show(value)} (pass --coerce to accept "
+            "numbers written as strings)"
+        )
+    else:
+        raise InputError(f"{where}: expected a number, got {_json_type(value)}")
+    if not math.isfinite(number):
+        raise InputError(f"{where}: {value} is not a finite number")
+    return number
+
+
+def finite_float32(x: np.ndarray, schema: Schema, locate: Locate) -> np.ndarray:
+    """Cast to float32, rejecting NaN, infinities and values beyond float32's range."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        x32 = x.astype(np.float32)
+    bad = ~np.isfinite(x32)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise InputError(
+            f"{locate(i)}: {schema.names[j]}: {x[i, j]} is not a finite float32 number"
+        )
+    return x32
+
+
+def _json_type(value: Any) -> str:
+    names = {
+        bool: "a boolean",
+        type(None): "null",
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _show(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+@dataclass(frozen=True)
+class RangeReport:
+    """Houses with a feature far outside the training range: predictions there extrapolate."""
+
+    feature: str
+    count: int
+    first: str  # where the first such house is
+    low: float
+    high: float
+
+    def message(self) -> str:
+        return (
+            f"{self.count} house(s) have {self.feature} outside the training range "
+            f"[{self.low:g}, {self.high:g}] by more than the margin (first: {self.first}); "
+            "their predictions are extrapolations"
+        )
+
+
+class RangeCheck:
+    """Counts, chunk by chunk, values beyond [min - margin*span, max + margin*span]."""
+
+    def __init__(
+        self, schema: Schema, low: Sequence[float], high: Sequence[float], margin: float = 0.1
+    ):
+        lo, hi = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+        span = hi - lo
+        self.schema, self.low, self.high = schema, lo, hi
+        self.lower, self.upper = lo - margin * span, hi + margin * span
+        self.counts = np.zeros(schema.width, dtype=np.int64)
+        self.first: list[str | None] = [None] * schema.width
+
+    def update(self, x: np.ndarray, locate: Locate) -> None:
+        outside = (x < self.lower) | (x > self.upper)  # (n, width)
+        per_column = outside.sum(axis=0)
+        for j in np.flatnonzero(per_column):
+            if self.first[j] is None:
+                self.first[j] = locate(int(np.argmax(outside[:, j])))
+            self.counts[j] += per_column[j]
+
+    def reports(self) -> list[RangeReport]:
+        return [
+            RangeReport(
+                self.schema.names[j],
+                int(self.counts[j]),
+                self.first[j] or "?",
+                float(self.low[j]),
+                float(self.high[j]),
+            )
+            for j in np.flatnonzero(self.counts)
+        ]

@@ -1,0 +1,1 @@
+"""Training: the PriceMLP, its config, the fit loop and checkpoints (needs the `train` extra)."""

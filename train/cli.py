@@ -1,0 +1,176 @@
+"""`hp-train`: parse flags, run one training or a cross-validation, report, save. Nothing more."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from houseprice.runtime.cli_support import (
+    EXIT_INPUT,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    fail,
+    missing_extra,
+)
+
+PROG = "hp-train"
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+class Recipe(str, Enum):
+    default = "default"
+    seed = "seed"
+
+
+class Split(str, Enum):
+    shuffle = "shuffle"
+    seed = "seed"
+
+
+@app.command(help="Train the house-price MLP and save OUT/checkpoint.pt and OUT/metrics.json.")
+def train(
+    data: Path = typer.Option(
+        None,
+        "--data",
+        help="Data file (UCI layout or CSV with header); default: the bundled Boston data.",
+    ),
+    target: str = typer.Option("MEDV", "--target", help="Target column."),
+    drop: list[str] = typer.Option(
+        [], "--drop", help="Feature to leave out (repeatable), e.g. --drop B."
+    ),
+    recipe: Recipe = typer.Option(
+        Recipe.default, "--recipe", help="'seed' reproduces the reference tutorial exactly."
+    ),
+    split: Split = typer.Option(
+        None,
+        "--split",
+        help="'shuffle' (seeded 80/20, default) or 'seed' (first rows train, last 10 test).",
+    ),
+    test_fraction: float = typer.Option(
+        None, "--test-fraction", help="Share of rows held out by --split shuffle [0.2]."
+    ),
+    cv: int = typer.Option(
+        0,
+        "--cv",
+        help="Run K-fold cross-validation and compare against baselines instead of saving a model.",
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of every random choice: same seed, same weights."
+    ),
+    epochs: int = typer.Option(None, "--epochs", help="Override the recipe's number of epochs."),
+    lr: float = typer.Option(None, "--lr", help="Override the recipe's learning rate."),
+    members: int = typer.Option(None, "--members", help="Override the number of ensembled MLPs."),
+    out: Path = typer.Option(Path("artifacts"), "--out", help="Output folder."),
+    plot: bool = typer.Option(
+        False,
+        "--plot",
+        help="Also write loss and predicted-vs-actual PNGs (needs the `plot` extra).",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    try:
+        import torch  # noqa: F401  (only to give the install hint before any work)
+    except ImportError:
+        missing_extra(PROG, "torch", "train")
+    from houseprice.data import DataError, load_dataset
+    from houseprice.train.config import RECIPES, ConfigError, with_overrides
+    from houseprice.train.fit import TrainError
+    from houseprice.train.split import SplitError
+
+    if cv == 1 or cv < 0:
+        fail(PROG, f"--cv needs at least 2 folds, got {cv}", EXIT_USAGE)
+    try:
+        config = with_overrides(
+            RECIPES[recipe.value],
+            split=split.value if split else ("seed" if recipe is Recipe.seed else None),
+            test_fraction=test_fraction,
+            seed=seed,
+            epochs=epochs,
+            lr=lr,
+            members=members,
+            drop=tuple(drop) or None,
+        )
+    except ConfigError as exc:
+        fail(PROG, str(exc), EXIT_USAGE)
+    try:
+        dataset = load_dataset(data, target=target).drop(config.drop)
+        if cv:
+            _run_cv(dataset, config, cv, out, quiet)
+        else:
+            _run_holdout(dataset, config, out, plot, quiet)
+    except (DataError, SplitError, TrainError) as exc:
+        fail(PROG, str(exc), EXIT_INPUT)
+    except OSError as exc:
+        fail(PROG, f"cannot write to {out}: {exc.strerror or exc}", EXIT_OUTPUT)
+
+
+def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool) -> None:
+    from houseprice.runtime.files import atomic_write_bytes
+    from houseprice.train.checkpoint import save_checkpoint
+    from houseprice.train.report import format_metrics
+    from houseprice.train.run import train_holdout
+
+    if plot:
+        _require_matplotlib()
+    out.mkdir(parents=True, exist_ok=True)
+    with _progress(quiet, "training") as advance:
+        run = train_holdout(dataset, config, advance)
+    save_checkpoint(run.trained, out / "checkpoint.pt")
+    metrics = {
+        **run.trained.metrics,
+        "features": list(dataset.feature_names),
+        "target": dataset.target_name,
+        "unit": dataset.target_unit,
+        "data_sha256": dataset.sha256,
+        "config": config.to_dict(),
+    }
+    atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+    typer.echo(format_metrics(run.trained.metrics, dataset.target_name, dataset.target_unit))
+    written = [out / "checkpoint.pt", out / "metrics.json"]
+    if plot:
+        from houseprice.train.plot import write_plots
+
+        written += write_plots(run, dataset, out)
+    typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+def _run_cv(dataset, config, k: int, out: Path, quiet: bool) -> None:
+    from houseprice.runtime.files import atomic_write_bytes
+    from houseprice.train.report import format_cv
+    from houseprice.train.run import comparison_fitters, cross_validate
+
+    fitters = comparison_fitters(config)
+    out.mkdir(parents=True, exist_ok=True)
+    with _progress(quiet, f"{k}-fold CV", total=k * len(fitters)) as advance:
+        scores = cross_validate(
+            dataset, fitters, k, config.seed, lambda name, i: advance(None, None)
+        )
+    report = {
+        "folds": k,
+        "seed": config.seed,
+        "config": config.to_dict(),
+        "scores": [s.to_dict() for s in scores],
+    }
+    atomic_write_bytes(out / "cv.json", (json.dumps(report, indent=2) + "\n").encode())
+    typer.echo(format_cv(scores, k, config.seed, dataset.target_unit))
+    typer.echo(f"wrote {out / 'cv.json'}")
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        missing_extra(PROG, "matplotlib", "plot")
+
+
+def _progress(quiet: bool, label: str, total: int | None = None):
+    from houseprice.train.report import progress_bar
+
+    return progress_bar(label, total=total, enabled=not quiet)
+
+
+def main() -> None:
+    app(prog_name=PROG)

@@ -1,0 +1,54 @@
+"""`hp-train --plot`: loss curves and predicted vs. actual, as PNG files (needs the `plot` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from houseprice.data import Dataset
+from houseprice.runtime.files import atomic_write_with
+from houseprice.train.run import HoldoutRun
+
+
+def write_plots(run: HoldoutRun, data: Dataset, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    from matplotlib import pyplot as plt
+
+    paths = [out / "loss.png", out / "pred_vs_actual.png"]
+    for path, draw in zip(paths, (_draw_loss, _draw_pred_vs_actual), strict=True):
+        figure, axes = plt.subplots(figsize=(6, 4.5), dpi=100)
+        draw(axes, run, data)
+        figure.tight_layout()
+        atomic_write_with(path, lambda handle, f=figure: f.savefig(handle, format="png"))
+        plt.close(figure)
+    return paths
+
+
+def _draw_loss(axes, run: HoldoutRun, data: Dataset) -> None:
+    for i, (train, val) in enumerate(zip(run.fit.train_loss, run.fit.val_loss, strict=True)):
+        label = len(run.fit.train_loss) == 1 or i == 0
+        axes.plot(train, color="tab:blue", alpha=0.6, label="training" if label else None)
+        if val:
+            axes.plot(val, color="tab:orange", alpha=0.6, label="validation" if label else None)
+    axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("MSE (standardized target)")
+    axes.set_title(f"Loss per epoch, {len(run.fit.train_loss)} member(s)")
+    axes.legend()
+
+
+def _draw_pred_vs_actual(axes, run: HoldoutRun, data: Dataset) -> None:
+    actual = data.target[run.test_rows]
+    axes.scatter(actual, run.test_pred, s=14, alpha=0.7)
+    low, high = (
+        float(min(actual.min(), run.test_pred.min())),
+        float(max(actual.max(), run.test_pred.max())),
+    )
+    axes.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="perfect")
+    unit = f" ({data.target_unit})" if data.target_unit else ""
+    axes.set_xlabel(f"actual {data.target_name}{unit}")
+    axes.set_ylabel(f"predicted {data.target_name}{unit}")
+    rmse = run.trained.metrics["test"]["rmse"]
+    axes.set_title(f"Test split: {len(actual)} rows, RMSE {rmse:.2f}")
+    axes.legend()

@@ -1,0 +1,64 @@
+"""Plain-text tables and the progress bar of `hp-train`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from houseprice.train.run import CVScore
+
+Advance = Callable[[int | None, int | None], None]
+
+
+def format_metrics(metrics: dict[str, Any], target: str, unit: str) -> str:
+    unit_note = f" ({target}, {unit})" if unit else f" ({target})"
+    lines = [
+        f"{'split':<14}{'rows':>6}{'RMSE':>9}{'MAE':>9}{'MSE':>10}{'R^2':>8}   errors in{unit_note}"
+    ]
+    for part, rows in (("train", metrics["n_train"]), ("test", metrics["n_test"])):
+        m = metrics[part]
+        lines.append(
+            f"{part:<14}{rows:>6}{m['rmse']:>9.3f}{m['mae']:>9.3f}{m['mse']:>10.3f}{m['r2']:>8.3f}"
+        )
+    return "\n".join(lines)
+
+
+def format_cv(scores: list[CVScore], k: int, seed: int, unit: str) -> str:
+    width = max(len(s.name) for s in scores) + 2
+    unit_note = f" ({unit})" if unit else ""
+    lines = [
+        f"{k}-fold cross-validation, shuffled with seed {seed}: test RMSE{unit_note}",
+        f"{'model':<{width}}{'mean':>8}{'std':>8}   per fold",
+    ]
+    for s in scores:
+        folds = " ".join(f"{r:.2f}" for r in s.fold_rmse)
+        lines.append(f"{s.name:<{width}}{s.mean:>8.3f}{s.std:>8.3f}   {folds}")
+    return "\n".join(lines)
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None = None, enabled: bool = True) -> Iterator[Advance]:
+    """Yield advance(done, total): set the position when given, else step by one. rich draws it."""
+    if not enabled:
+        yield lambda done, planned: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(done: int | None, planned: int | None) -> None:
+            if done is None:
+                bar.advance(task)
+            else:
+                bar.update(task, completed=done, total=planned)
+
+        yield advance

@@ -1,0 +1,40 @@
+"""Row splits: the reference recipe's fixed split, a seeded hold-out, and K folds (numpy only)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The reference recipe trains on the first 496 rows and tests on the last 10.
+SEED_TEST_ROWS = 10
+
+
+class SplitError(ValueError):
+    """The data set is too small for the requested split."""
+
+
+def holdout_split(
+    n_rows: int, kind: str, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row indices. 'seed': the last 10 rows are the test set; 'shuffle': seeded."""
+    if kind == "seed":
+        if n_rows <= SEED_TEST_ROWS:
+            raise SplitError(f"--split seed needs more than {SEED_TEST_ROWS} rows, got {n_rows}")
+        rows = np.arange(n_rows)
+        return rows[:-SEED_TEST_ROWS], rows[-SEED_TEST_ROWS:]
+    n_test = round(n_rows * test_fraction)
+    if n_test < 1 or n_rows - n_test < 2:
+        raise SplitError(f"{n_rows} rows are too few for a {test_fraction:.0%} test split")
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def kfold_splits(n_rows: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K disjoint test folds covering every row once, from one seeded shuffle."""
+    if k < 2:
+        raise SplitError(f"--cv needs at least 2 folds, got {k}")
+    if n_rows < 2 * k:
+        raise SplitError(f"{n_rows} rows are too few for {k}-fold cross-validation")
+    order = np.random.default_rng(seed).permutation(n_rows)
+    folds = np.array_split(order, k)
+    rows = np.arange(n_rows)
+    return [(np.setdiff1d(rows, fold), np.sort(fold)) for fold in folds]
