@@ -14,6 +14,7 @@ from houseprice.runtime.cli_support import (
     EXIT_PARITY,
     fail,
     missing_extra,
+    run_app,
 )
 
 PROG = "hp-export"
@@ -70,4 +71,4 @@ def export(
 
 
 def main() -> None:
-    app(prog_name=PROG)
+    run_app(app, PROG)

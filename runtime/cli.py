@@ -20,6 +20,7 @@ from houseprice.runtime.cli_support import (
     EXIT_OUTPUT,
     EXIT_USAGE,
     fail,
+    run_app,
     warn,
 )
 
@@ -149,4 +150,4 @@ def _open_output(output: Path | None):  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    app(prog_name=PROG)
+    run_app(app, PROG)

@@ -35,3 +35,22 @@ def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
         f"{module} is not installed; install it with `pip install 'houseprice[{extra}]'`",
         EXIT_MISSING_EXTRA,
     )
+
+
+# typer vendors click; its UsageError (bad flag, bad value, missing argument) is the base class of
+# the public typer.BadParameter, which keeps this independent of typer's private module layout.
+_UsageError = typer.BadParameter.__bases__[0]
+
+
+def run_app(app: typer.Typer, prog: str) -> None:
+    """Run a typer app, printing usage errors as one line instead of click's framed box."""
+    try:
+        code = app(prog_name=prog, standalone_mode=False)
+    except _UsageError as exc:
+        message = exc.format_message()  # type: ignore[attr-defined]
+        sys.stderr.write(f"{prog}: error: {' '.join(message.split())} (see {prog} --help)\n")
+        raise SystemExit(EXIT_USAGE) from None
+    except typer.Abort:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else EXIT_OK)

@@ -14,6 +14,7 @@ from houseprice.runtime.cli_support import (
     EXIT_USAGE,
     fail,
     missing_extra,
+    run_app,
 )
 
 PROG = "hp-train"
@@ -173,4 +174,4 @@ def _progress(quiet: bool, label: str, total: int | None = None):
 
 
 def main() -> None:
-    app(prog_name=PROG)
+    run_app(app, PROG)

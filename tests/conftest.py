@@ -1,0 +1,56 @@
+"""Shared fixtures: one small trained model per test session, exported once to every format."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+EXAMPLES = REPO / "examples"
+
+
+def script(name: str) -> str:
+    """Path of an installed console script of this environment."""
+    return str(BIN / name)
+
+
+def run_cli(*args: str, input: bytes | None = None, cwd: Path | None = None, timeout: float = 120):
+    """Run a console script in a real subprocess; returns CompletedProcess with bytes output."""
+    return subprocess.run(
+        [script(args[0]), *args[1:]], input=input, capture_output=True, cwd=cwd, timeout=timeout
+    )
+
+
+@dataclass(frozen=True)
+class Exported:
+    folder: Path
+    checkpoint: Path
+    onnx: Path
+    torchscript: Path
+
+
+# A short training run keeps the session fast; parity does not depend on how well it fits.
+FAST_EPOCHS = 40
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    from houseprice.data import load_dataset
+    from houseprice.export.api import export_model
+    from houseprice.train.checkpoint import save_checkpoint
+    from houseprice.train.config import TrainConfig
+    from houseprice.train.run import train_holdout
+
+    folder = tmp_path_factory.mktemp("exported")
+    config = TrainConfig(epochs=FAST_EPOCHS, members=2, val_fraction=0.15, patience=20)
+    run = train_holdout(load_dataset(), config)
+    save_checkpoint(run.trained, folder / "checkpoint.pt")
+    export_model(folder / "checkpoint.pt", folder, ["onnx", "torchscript"])
+    return Exported(
+        folder, folder / "checkpoint.pt", folder / "model.onnx", folder / "model.torchscript.pt"
+    )

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from houseprice.data import load_dataset
+from houseprice.export.api import export_model
+from houseprice.export.config import ExportConfig
+from houseprice.export.errors import ExportError, ParityError
+from houseprice.export.torchscript_export import load_torchscript
+from houseprice.runtime.contract import ModelInfo
+from houseprice.runtime.predictor import Predictor
+from houseprice.train.checkpoint import load_checkpoint
+
+TOL = ExportConfig()
+
+
+def _eager(checkpoint: Path, x: np.ndarray) -> np.ndarray:
+    model = load_checkpoint(checkpoint).model
+    with torch.no_grad():
+        return model(torch.from_numpy(x)).numpy()
+
+
+def test_onnx_is_one_file_with_symbolic_batch(exported):
+    assert not list(exported.folder.glob("*.data"))
+    proto = onnx.load(exported.onnx)
+    assert [i.name for i in proto.graph.input] == ["features"]
+    assert [o.name for o in proto.graph.output] == ["price"]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and not dims[0].dim_value
+    assert dims[1].dim_value == 13
+    assert proto.opset_import[0].version == TOL.opset
+    assert all(i.data_location != onnx.TensorProto.EXTERNAL for i in proto.graph.initializer)
+    # A plain onnxruntime session (numpy only) runs any batch size.
+    session = ort.InferenceSession(str(exported.onnx), providers=["CPUExecutionProvider"])
+    for n in (1, 3, 500):
+        (out,) = session.run(None, {"features": np.zeros((n, 13), np.float32)})
+        assert out.shape == (n,) and out.dtype == np.float32
+
+
+def test_metadata_round_trip(exported):
+    trained = load_checkpoint(exported.checkpoint)
+    props = {p.key: p.value for p in onnx.load(exported.onnx).metadata_props}
+    info = ModelInfo.from_metadata(props)
+    assert info.feature_names == trained.feature_names
+    assert info.feature_min == pytest.approx(trained.feature_min)
+    assert info.feature_max == pytest.approx(trained.feature_max)
+    assert (info.target_name, info.target_unit) == ("MEDV", "$1000s")
+    assert info.data_sha256 == trained.data_sha256
+    assert info.metrics == trained.metrics and info.config == trained.config.to_dict()
+    assert info.package_version and info.exported_at
+    _, ts_props = load_torchscript(exported.torchscript.read_bytes())
+    assert ModelInfo.from_metadata(ts_props).feature_names == trained.feature_names
+
+
+def test_manifest_lists_every_artifact(exported):
+    manifest = json.loads((exported.folder / "manifest.json").read_text())
+    entries = {a["format"]: a for a in manifest["artifacts"]}
+    assert entries.keys() == {"onnx", "torchscript"}
+    for entry in entries.values():
+        data = (exported.folder / entry["file"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
+        assert entry["parity"]["passed"] and entry["parity"]["max_abs_diff"] < 1e-3
+    assert entries["onnx"]["opset"] == TOL.opset
+
+
+def test_torchscript_predicts_like_eager_on_the_data_set(exported):
+    x = load_dataset().features.astype(np.float32)
+    module, _ = load_torchscript(exported.torchscript.read_bytes())
+    with torch.no_grad():
+        scripted = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(
+        scripted, _eager(exported.checkpoint, x), rtol=TOL.rtol, atol=TOL.atol
+    )
+
+
+def test_runtime_matches_pytorch_on_the_data_set(exported):
+    x = load_dataset().features.astype(np.float32)
+    got = Predictor.load(exported.onnx).predict_array(x)
+    np.testing.assert_allclose(got, _eager(exported.checkpoint, x), rtol=TOL.rtol, atol=TOL.atol)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(
+        np.float32,
+        st.tuples(st.integers(1, 64), st.just(13)),
+        elements=st.floats(-1000, 1000, width=32),
+    )
+)
+def test_parity_property_random_houses_any_batch(exported, x):
+    predictor = Predictor.load(exported.onnx)
+    expected = _eager(exported.checkpoint, x)
+    got = predictor.predict_array(x)
+    assert got.shape == expected.shape == (len(x),)
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.isfinite(got), finite)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=TOL.rtol, atol=TOL.atol)
+
+
+def _corrupt_first_weight(data: bytes) -> bytes:
+    proto = onnx.ModelProto.FromString(data)
+    weights = max(proto.graph.initializer, key=lambda t: len(t.raw_data) or len(t.float_data))
+    array = onnx.numpy_helper.to_array(weights).copy()
+    array.flat[0] += 0.5
+    weights.CopyFrom(onnx.numpy_helper.from_array(array, weights.name))
+    return proto.SerializeToString()
+
+
+def test_gate_refuses_a_corrupted_graph_and_writes_nothing(exported, tmp_path, monkeypatch):
+    from houseprice.export import api
+
+    real = api.export_onnx
+    monkeypatch.setattr(api, "export_onnx", lambda *a: _corrupt_first_weight(real(*a)))
+    with pytest.raises(
+        ParityError, match=r"onnx disagrees with PyTorch: max abs diff .* worst input \{CRIM="
+    ):
+        export_model(exported.checkpoint, tmp_path, ["torchscript", "onnx"])
+    assert not (tmp_path / "model.onnx").exists()
+    assert not (tmp_path / "model.torchscript.pt").exists()  # all or nothing
+    assert not (tmp_path / "manifest.json").exists()
+    dump = tmp_path / "parity-failure" / "onnx"
+    inputs, expected = np.load(dump / "inputs.npy"), np.load(dump / "expected.npy")
+    rejected = Predictor.load(dump / "rejected.onnx").predict_array(inputs)
+    assert np.abs(rejected - expected).max() > TOL.atol  # the dump reproduces the failure
+
+
+def test_errors(exported, tmp_path):
+    with pytest.raises(ExportError, match="unknown format 'tflite'"):
+        export_model(exported.checkpoint, tmp_path, ["tflite"])
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ExportError, match="cannot write"):
+        export_model(exported.checkpoint, blocker / "out", ["onnx"])

@@ -1,0 +1,47 @@
+"""Small hand-built ONNX files for the runtime's model-error tests (needs onnx, a dev dependency)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+from houseprice.runtime.contract import ModelInfo
+
+NAMES = (
+    "CRIM",
+    "ZN",
+    "INDUS",
+    "CHAS",
+    "NOX",
+    "RM",
+    "AGE",
+    "DIS",
+    "RAD",
+    "TAX",
+    "PTRATIO",
+    "B",
+    "LSTAT",
+)
+
+
+def sum_model(path: Path, width: int, metadata: dict[str, str] | None) -> Path:
+    """features (batch, width) -> price = row sum, with the given metadata_props."""
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["features", "axes"], ["price"], keepdims=0)],
+        "sum",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", width])],
+        [helper.make_tensor_value_info("price", TensorProto.FLOAT, ["batch"])],
+        [helper.make_tensor("axes", TensorProto.INT64, [1], [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10
+    if metadata:
+        helper.set_model_props(model, metadata)
+    onnx.save(model, path)
+    return path
+
+
+def info(n: int = 13) -> ModelInfo:
+    return ModelInfo(NAMES[:n], (0.0,) * n, (1.0,) * n, "MEDV", "$1000s", "0" * 64, "test")

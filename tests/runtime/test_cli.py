@@ -1,0 +1,176 @@
+"""hp-infer as a user runs it: real subprocesses, exit codes, stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from houseprice.runtime.cli import app
+from houseprice.runtime.predictor import Predictor
+from tests.conftest import EXAMPLES, run_cli
+from tests.runtime.model_files import sum_model
+
+HOUSE = json.loads((EXAMPLES / "house.json").read_text())
+
+
+def _infer(exported, *args: str, input: bytes | None = None, cwd: Path | None = None):
+    return run_cli("hp-infer", *args, "--model", str(exported.onnx), input=input, cwd=cwd)
+
+
+def _fails(result, code: int, message: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert result.stdout == b""  # nothing half-written
+    err = result.stderr.decode()
+    assert (
+        err.count("\n") == 1 and err.startswith("hp-infer: error: ") and "Traceback" not in err
+    ), err
+    assert message in err, err
+
+
+def test_example_house_prints_a_price(exported):
+    result = _infer(exported, str(EXAMPLES / "house.json"))
+    assert result.returncode == 0, result.stderr
+    price = json.loads(result.stdout)["price"]
+    assert price == pytest.approx(float(Predictor.load(exported.onnx).predict(HOUSE)[0]), abs=1e-4)
+    assert result.stderr == b""
+
+
+def test_jsonl_example_and_stdin(exported):
+    from_file = _infer(exported, str(EXAMPLES / "houses.jsonl"))
+    from_stdin = _infer(exported, "-", input=(EXAMPLES / "houses.jsonl").read_bytes())
+    assert from_file.returncode == 0 and from_file.stdout == from_stdin.stdout
+    assert len(from_file.stdout.splitlines()) == len(
+        (EXAMPLES / "houses.jsonl").read_text().splitlines()
+    )
+
+
+def test_csv_gets_a_price_column(exported, tmp_path):
+    path = tmp_path / "houses.csv"
+    path.write_text(",".join(HOUSE) + "\n" + ",".join(str(v) for v in HOUSE.values()) + "\n")
+    result = _infer(exported, str(path))
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.decode().splitlines()
+    assert header.endswith(",price") and row.startswith(",".join(str(v) for v in HOUSE.values()))
+
+
+def test_output_file_is_written_atomically(exported, tmp_path):
+    out = tmp_path / "prices.jsonl"
+    ok = _infer(exported, str(EXAMPLES / "houses.jsonl"), "--output", str(out))
+    assert ok.returncode == 0 and ok.stdout == b"" and len(out.read_text().splitlines()) == 10
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes((EXAMPLES / "houses.jsonl").read_bytes() + b'{"CRIM": "x"}\n')
+    _fails(_infer(exported, str(bad), "--output", str(out)), 1, "bad.jsonl:11")
+    assert len(out.read_text().splitlines()) == 10  # the earlier result is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "prices.jsonl"]
+
+
+def test_late_error_in_a_large_file_leaves_stdout_empty(exported, tmp_path):
+    line = json.dumps(HOUSE) + "\n"
+    path = tmp_path / "many.jsonl"
+    path.write_text(line * 150_000 + '{"CRIM": 1}\n')
+    _fails(_infer(exported, str(path)), 1, "many.jsonl:150001: missing feature")
+
+
+def _with(**change) -> bytes:
+    return json.dumps({**HOUSE, **change}).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            json.dumps({k: v for k, v in HOUSE.items() if k != "RM"}).encode(),
+            "<stdin>: missing feature RM",
+        ),
+        (_with(GARDEN=1), "<stdin>: unknown feature 'GARDEN'"),
+        (_with(RM="6.5"), "<stdin>: RM: expected a number, got the string '6.5' (pass --coerce"),
+        (_with(RM=True), "RM: expected a number, got a boolean"),
+        (_with(RM=None), "RM: expected a number, got null"),
+        (_with(RM={"v": 6}), "RM: expected a number, got an object"),
+        (_with(RM=float("nan")), "RM: nan is not a finite"),
+        (_with(RM=float("inf")), "RM: inf is not a finite"),
+        (b"", "<stdin>: empty input"),
+        (b'{"CRIM": ', "malformed JSON"),
+        (b"CRIM,ZN\n1,2", "missing column"),
+        (b'{"CRIM": "\xe9"}', "not UTF-8"),
+    ],
+)
+def test_every_validation_error_is_one_line_with_exit_1(exported, data, message):
+    _fails(_infer(exported, "-", input=data), 1, message)
+
+
+def test_coerce_flag(exported):
+    data = json.dumps({k: str(v) for k, v in HOUSE.items()}).encode()
+    _fails(_infer(exported, "-", input=data), 1, "--coerce")
+    ok = _infer(exported, "-", "--coerce", input=data)
+    assert ok.returncode == 0 and "price" in json.loads(ok.stdout)
+
+
+def test_extrapolation_is_a_warning(exported):
+    result = _infer(exported, "-", input=_with(LSTAT=400))
+    assert result.returncode == 0 and "price" in json.loads(result.stdout)
+    assert result.stderr.decode().startswith(
+        "hp-infer: warning: 1 house(s) have LSTAT outside the training range"
+    )
+
+
+def test_model_problems_exit_3(exported, tmp_path):
+    house = str(EXAMPLES / "house.json")
+    _fails(
+        run_cli("hp-infer", house, "--model", str(tmp_path / "none.onnx")),
+        3,
+        "no model there; export one",
+    )
+    (tmp_path / "junk.onnx").write_bytes(b"\x00\x01junk")
+    _fails(
+        run_cli("hp-infer", house, "--model", str(tmp_path / "junk.onnx")),
+        3,
+        "not a loadable ONNX model",
+    )
+    plain = sum_model(tmp_path / "plain.onnx", 13, None)
+    _fails(run_cli("hp-infer", house, "--model", str(plain)), 3, "without houseprice metadata")
+
+
+def test_usage_errors_exit_2(exported, tmp_path):
+    _fails(_infer(exported), 2, "missing INPUT")
+    _fails(_infer(exported, "x", "--format", "xml"), 2, "--format must be json, jsonl or csv")
+    _fails(_infer(exported, "x", "--threads", "0"), 2, "--threads")
+    _fails(_infer(exported, str(tmp_path / "absent.json")), 1, "absent.json: no such file")
+    _fails(_infer(exported, str(tmp_path)), 1, "is a directory")
+
+
+def test_unwritable_output_exits_5(exported, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    _fails(
+        _infer(exported, str(EXAMPLES / "house.json"), "-o", str(blocker / "out.json")),
+        5,
+        "cannot write",
+    )
+
+
+def test_version_describe_and_help(exported):
+    version = run_cli("hp-infer", "--version")
+    assert version.returncode == 0 and version.stdout.startswith(b"hp-infer (houseprice) ")
+    described = _infer(exported, "--describe")
+    text = described.stdout.decode()
+    assert (
+        described.returncode == 0
+        and "MEDV ($1000s)" in text
+        and "LSTAT" in text
+        and "sha256" in text
+    )
+    helped = CliRunner().invoke(app, ["--help"])
+    assert helped.exit_code == 0 and "$1000s" in helped.output
+
+
+def test_cli_prices_equal_the_predictor(exported):
+    lines = (EXAMPLES / "houses.jsonl").read_text().splitlines()
+    result = _infer(exported, str(EXAMPLES / "houses.jsonl"))
+    got = [json.loads(line)["price"] for line in result.stdout.splitlines()]
+    expected = Predictor.load(exported.onnx).predict([json.loads(line) for line in lines])
+    np.testing.assert_allclose(got, expected, atol=1e-5)

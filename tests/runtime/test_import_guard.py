@@ -1,0 +1,57 @@
+"""The runtime path loads no torch and no onnx (Typer's test_rich_import pattern)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import EXAMPLES
+
+PROBE = """
+import json, sys
+{body}
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {{"torch", "onnx", "onnxscript"}}
+               or m.startswith(("houseprice.train", "houseprice.export")))
+print(json.dumps(heavy))
+"""
+
+RUN_CLI = """
+import sys
+from houseprice.runtime.cli import main
+sys.argv = ["hp-infer", *{args!r}]
+try:
+    main()
+except SystemExit as exc:
+    assert exc.code in (0, None), exc.code
+"""
+
+
+def _heavy_modules(body: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(body=body)], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_runtime_loads_no_torch_or_onnx():
+    assert (
+        _heavy_modules(
+            "import houseprice.runtime, houseprice.runtime.predictor, houseprice.runtime.infer"
+        )
+        == []
+    )
+
+
+def test_help_loads_no_torch_or_onnx():
+    assert _heavy_modules(RUN_CLI.format(args=["--help"])) == []
+
+
+def test_a_prediction_loads_no_torch_or_onnx(exported):
+    args = [str(EXAMPLES / "house.json"), "--model", str(exported.onnx)]
+    assert _heavy_modules(RUN_CLI.format(args=args)) == []
+
+
+def test_the_probe_can_fail():
+    """The same probe does see torch when it is imported, so an empty list above means something."""
+    assert "torch" in _heavy_modules("import torch")

@@ -1,0 +1,227 @@
+"""The hp-infer pipeline in-process: formats, chunking, error locations, and fuzzing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from houseprice.data import load_dataset
+from houseprice.runtime import InputError
+from houseprice.runtime.infer import infer_stream
+from houseprice.runtime.predictor import Predictor
+from houseprice.runtime.readers import Format, wrap_text
+
+
+@pytest.fixture(scope="module")
+def predictor(exported) -> Predictor:
+    return Predictor.load(exported.onnx)
+
+
+@pytest.fixture(scope="module")
+def houses() -> list[dict[str, float]]:
+    data = load_dataset()
+    return [dict(zip(data.feature_names, row.tolist(), strict=True)) for row in data.features[:20]]
+
+
+def _run(predictor, data: bytes, name: str = "in", **options) -> tuple[str, object]:
+    sink = io.BytesIO()
+    summary = infer_stream(predictor, wrap_text(data), name, sink, **options)
+    return sink.getvalue().decode(), summary
+
+
+def _jsonl(houses) -> bytes:
+    return "".join(json.dumps(h) + "\n" for h in houses).encode()
+
+
+def _csv(houses) -> bytes:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(houses[0]))
+    writer.writeheader()
+    writer.writerows(houses)
+    return text.getvalue().encode()
+
+
+def _expected(predictor, houses) -> list[float]:
+    return np.round(predictor.predict(houses).astype(np.float64), 5).tolist()
+
+
+def test_object_array_jsonl_and_csv_mirror_their_input(predictor, houses):
+    expected = _expected(predictor, houses)
+    out, summary = _run(predictor, json.dumps(houses[0], indent=2).encode())
+    assert json.loads(out) == {"price": expected[0]} and summary.format is Format.json
+    out, _ = _run(predictor, json.dumps(houses).encode())
+    assert json.loads(out) == [{"price": p} for p in expected]
+    out, summary = _run(predictor, _jsonl(houses))
+    assert [json.loads(line) for line in out.splitlines()] == [{"price": p} for p in expected]
+    assert summary.format is Format.jsonl and summary.houses == 20
+    out, summary = _run(predictor, _csv(houses), "houses.csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == [*houses[0].keys(), "price"]
+    assert [float(r[-1]) for r in rows[1:]] == expected
+    assert [float(v) for v in rows[1][:-1]] == list(houses[0].values())
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 7, 64])
+def test_chunking_does_not_change_the_answer(predictor, houses, chunk_rows):
+    whole, _ = _run(predictor, _jsonl(houses))
+    chunked, _ = _run(predictor, _jsonl(houses), chunk_rows=chunk_rows)
+    assert chunked == whole
+    csv_whole, _ = _run(predictor, _csv(houses), "x.csv")
+    csv_chunked, _ = _run(predictor, _csv(houses), "x.csv", chunk_rows=chunk_rows)
+    assert csv_chunked == csv_whole
+    array_out, _ = _run(predictor, json.dumps(houses).encode(), chunk_rows=chunk_rows)
+    assert len(json.loads(array_out)) == 20
+
+
+def test_errors_name_the_line_even_across_chunks(predictor, houses):
+    lines = [json.dumps(h) for h in houses]
+    lines[13] = lines[13].replace('"RM": ', '"RM": "x", "_": ')
+    data = ("\n".join(lines[:5]) + "\n\n" + "\n".join(lines[5:]) + "\n").encode()  # a blank line 6
+    with pytest.raises(InputError, match=r"^in:15: RM: expected a number, got the string 'x'"):
+        _run(predictor, data, chunk_rows=4)
+    with pytest.raises(InputError, match=r"^in:3: malformed JSON"):
+        _run(predictor, b"\n".join([_jsonl(houses[:1]).strip()] * 2) + b"\n{oops}\n", chunk_rows=2)
+
+
+def test_blank_lines_and_crlf_are_fine(predictor, houses):
+    data = _jsonl(houses[:3]).replace(b"\n", b"\r\n\r\n")
+    out, summary = _run(predictor, data, "in.jsonl")
+    assert summary.houses == 3 and len(out.splitlines()) == 3
+
+
+def test_two_objects_on_one_line_is_an_error(predictor, houses):
+    one = json.dumps(houses[0])
+    with pytest.raises(InputError, match=r"^in.jsonl:2: malformed JSON: Extra data"):
+        _run(predictor, f"{one}\n{one}, {one}\n".encode(), "in.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"", "in", "empty input"),
+        (b"  \n\n", "in", "empty input"),
+        (b"[]", "in", "empty array"),
+        (b"42", "in.json", "expected a JSON object or an array"),
+        (b'{"CRIM": 1,', "in", "in:1: malformed JSON"),
+        (b'[{"CRIM": 1}, 3]', "in", r"\$\[0\]: missing feature ZN"),
+        (b"[1]", "in", r"\$\[0\]: expected an object of feature values, got int"),
+        (b'{"CRIM": \xff}', "in", "not UTF-8"),
+        (b"CRIM,ZN\n1,2\n", "in.csv", "in.csv:1: missing column INDUS"),
+        (b"CRIM,GARDEN\n1,2\n", "in.csv", "in.csv:1: unknown column 'GARDEN'"),
+        (b"a\n", "in.csv", "unknown column 'a'"),
+        (b'"unclosed\n', "in.csv", "malformed CSV"),
+        (b"CRIM,CRIM\n", "in.csv", "appears twice"),
+    ],
+)
+def test_input_errors(predictor, data, name, message):
+    with pytest.raises(InputError, match=message):
+        _run(predictor, data, name)
+
+
+def test_csv_cell_errors(predictor, houses):
+    data = _csv(houses[:4]).decode().splitlines()
+    data[3] = data[3].replace(data[3].split(",")[5], "six", 1)
+    with pytest.raises(InputError, match=r"^x.csv:4: RM: 'six' is not a number"):
+        _run(predictor, ("\n".join(data) + "\n").encode(), "x.csv")
+    with pytest.raises(InputError, match=r"^x.csv:3: 2 values, the header has 13"):
+        _run(predictor, _csv(houses[:1]) + b"1,2\n", "x.csv")
+    with pytest.raises(InputError, match="a header row but no houses"):
+        _run(predictor, _csv(houses[:1]).splitlines()[0] + b"\n", "x.csv")
+    nan = _csv(houses[:2]).replace(b"\r\n", b"\n").splitlines()
+    nan[2] = b"nan" + nan[2][nan[2].index(b",") :]
+    with pytest.raises(InputError, match=r"x.csv:3: CRIM: nan is not a finite"):
+        _run(predictor, b"\n".join(nan) + b"\n", "x.csv")
+
+
+def test_out_of_range_values_are_reported_not_rejected(predictor, houses):
+    far = [dict(h) for h in houses[:3]]
+    far[1]["LSTAT"] = 500.0
+    _, summary = _run(predictor, _jsonl(far), "far.jsonl")
+    assert [(r.feature, r.count, r.first) for r in summary.out_of_range] == [
+        ("LSTAT", 1, "far.jsonl:2")
+    ]
+    _, summary = _run(predictor, _jsonl(houses), "ok.jsonl")
+    assert summary.out_of_range == []
+
+
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _outcome(predictor, data: bytes, name: str) -> None:
+    """Either a full answer or an InputError with a one-line message: never anything else."""
+    try:
+        out, summary = _run(predictor, data, name)
+    except InputError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    assert summary.houses > 0 and out.endswith("\n")
+
+
+@FUZZ
+@given(data=st.binary(max_size=400), name=st.sampled_from(["in", "in.json", "in.jsonl", "in.csv"]))
+def test_fuzz_arbitrary_bytes(predictor, data, name):
+    _outcome(predictor, data, name)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(value=json_values, lines=st.booleans())
+def test_fuzz_arbitrary_json(predictor, value, lines):
+    text = json.dumps(value)
+    _outcome(predictor, (text + "\n" + text).encode() if lines else text.encode(), "in")
+
+
+@FUZZ
+@given(
+    houses=st.lists(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                n: st.floats(-1e3, 1e3) | st.text(max_size=3) for n in ("CRIM", "ZN", "RM", "LSTAT")
+            },
+        ),
+        max_size=4,
+    )
+)
+def test_fuzz_mutated_houses(predictor, houses):
+    base = dict.fromkeys(
+        (
+            "CRIM",
+            "ZN",
+            "INDUS",
+            "CHAS",
+            "NOX",
+            "RM",
+            "AGE",
+            "DIS",
+            "RAD",
+            "TAX",
+            "PTRATIO",
+            "B",
+            "LSTAT",
+        ),
+        1.0,
+    )
+    _outcome(predictor, _jsonl([{**base, **h} for h in houses]), "in.jsonl")
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from(list('CRIMZN,"\n\r 0123456789.e-x')), max_size=200))
+def test_fuzz_csv_text(predictor, text):
+    _outcome(predictor, text.encode(), "in.csv")

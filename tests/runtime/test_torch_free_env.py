@@ -1,0 +1,70 @@
+"""A real torch-free environment: the base install, then hp-infer on an exported model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from houseprice.runtime.predictor import Predictor
+from tests.conftest import EXAMPLES, REPO
+
+# Folders a checkout accumulates that a source build must not see.
+LOCAL_STATE = (
+    ".git",
+    ".venv",
+    "artifacts",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+)
+
+
+def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+@pytest.mark.slow
+def test_base_install_has_no_torch_and_predicts(exported, tmp_path: Path):
+    venv = tmp_path / "venv"
+    assert _run(sys.executable, "-m", "venv", str(venv)).returncode == 0
+    python, pip = venv / "bin" / "python", venv / "bin" / "pip"
+    # Build from a copy of the working tree, so the build never writes into it.
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*LOCAL_STATE))
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    install = _run(str(pip), "install", "--quiet", str(src), env=env)
+    assert install.returncode == 0, install.stderr[-2000:]
+    listed = _run(str(pip), "list", "--format=json").stdout
+    names = {p["name"].lower() for p in json.loads(listed)}
+    assert "torch" not in names and "onnx" not in names and "houseprice" in names
+    assert _run(str(python), "-c", "import torch").returncode != 0
+    assert _run(str(python), "-c", "import houseprice.runtime").returncode == 0
+    result = _run(
+        str(venv / "bin" / "hp-infer"), str(EXAMPLES / "house.json"), "--model", str(exported.onnx)
+    )
+    assert result.returncode == 0, result.stderr
+    expected = _pytorch_price(exported.checkpoint)
+    assert json.loads(result.stdout)["price"] == pytest.approx(expected, abs=1e-4)
+    assert float(
+        Predictor.load(exported.onnx).predict(json.loads((EXAMPLES / "house.json").read_text()))[0]
+    ) == pytest.approx(expected, abs=1e-4)
+
+
+def _pytorch_price(checkpoint: Path) -> float:
+    import torch
+
+    from houseprice.train.checkpoint import load_checkpoint
+
+    trained = load_checkpoint(checkpoint)
+    house = json.loads((EXAMPLES / "house.json").read_text())
+    x = torch.tensor([[float(house[n]) for n in trained.feature_names]])
+    with torch.no_grad():
+        return float(trained.model(x)[0])

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from houseprice.train.cli import app
+from tests.conftest import run_cli
+
+runner = CliRunner()
+FAST = ["--epochs", "5", "--quiet"]
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def _one_line_error(result, code: int, pattern: str) -> None:
+    assert result.exit_code == code, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hp-train: error: "), result.stderr
+    assert pattern in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_trains_and_writes_checkpoint_and_metrics(tmp_path: Path):
+    result = _invoke("--out", str(tmp_path), *FAST)
+    assert result.exit_code == 0, result.output
+    assert "test" in result.stdout and "RMSE" in result.stdout
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert {"rmse", "mae", "mse", "r2"} <= metrics["test"].keys()
+    assert metrics["n_train"] + metrics["n_test"] == 506
+    assert (tmp_path / "checkpoint.pt").stat().st_size > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_drop_and_custom_data_and_target(tmp_path: Path):
+    data = tmp_path / "small.csv"
+    rows = "\n".join(f"{i},{i % 7},{2 * i + 1}" for i in range(60))
+    data.write_text("size,age,value\n" + rows + "\n")
+    result = _invoke(
+        "--data", str(data), "--target", "value", "--drop", "age", "--out", str(tmp_path), *FAST
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "metrics.json").read_text())["features"] == ["size"]
+
+
+def test_cv_reports_every_model_on_the_same_folds(tmp_path: Path, monkeypatch):
+    from houseprice.train import config as config_module
+
+    # The reference recipe's 10,000 iterations are not what this test is about.
+    quick_seed = config_module.TrainConfig(
+        **{**config_module.SEED_RECIPE.to_dict(), "epochs": 20, "drop": ()}
+    )
+    monkeypatch.setattr("houseprice.train.run.SEED_RECIPE", quick_seed)
+    result = _invoke("--cv", "3", "--out", str(tmp_path), *FAST)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "cv.json").read_text())
+    names = [s["name"] for s in report["scores"]]
+    assert names[:3] == [
+        "reference recipe (--recipe seed)",
+        "houseprice (this config)",
+        "linear least squares",
+    ]
+    assert all(len(s["fold_rmse"]) == 3 for s in report["scores"])
+    assert "3-fold cross-validation" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--data", "/nonexistent/houses.csv"], 1, "no such file"),
+        (["--target", "PRICE"], 1, "no target column 'PRICE'"),
+        (["--drop", "NOPE"], 1, "cannot drop NOPE"),
+        (["--cv", "1"], 2, "--cv needs at least 2 folds"),
+        (["--lr", "0"], 2, "lr must be > 0"),
+    ],
+)
+def test_user_errors_are_one_line(tmp_path: Path, args, code, message):
+    _one_line_error(_invoke(*args, "--out", str(tmp_path), *FAST), code, message)
+
+
+def test_bad_data_file_names_line_and_column(tmp_path: Path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,MEDV\n1,2\nx,3\n")
+    _one_line_error(
+        _invoke("--data", str(bad), "--out", str(tmp_path), *FAST), 1, "bad.csv:3: column a"
+    )
+
+
+def test_unwritable_output_folder(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("I am a file, not a folder")
+    _one_line_error(_invoke("--out", str(blocker / "sub"), *FAST), 5, "cannot write")
+
+
+def test_plot_without_matplotlib_gives_install_hint(tmp_path: Path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    _one_line_error(_invoke("--plot", "--out", str(tmp_path), *FAST), 6, "houseprice[plot]")
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_plot_writes_png_files(tmp_path: Path):
+    result = _invoke("--plot", "--out", str(tmp_path), *FAST)
+    assert result.exit_code == 0, result.output
+    for name in ("loss.png", "pred_vs_actual.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000
+
+
+def test_subprocess_run_and_error(tmp_path: Path):
+    ok = run_cli("hp-train", "--out", str(tmp_path), *FAST)
+    assert ok.returncode == 0, ok.stderr
+    assert b"test" in ok.stdout
+    bad = run_cli("hp-train", "--data", str(tmp_path / "missing.data"), "--out", str(tmp_path))
+    assert bad.returncode == 1
+    assert bad.stderr.decode().count("\n") == 1 and b"Traceback" not in bad.stderr
+    assert bad.stdout == b""
+
+
+@pytest.mark.slow
+def test_seed_recipe_reproduces_the_reference_range(tmp_path: Path):
+    """The tutorial's unseeded script lands around MSE 6-12 on the last 10 rows."""
+    ok = run_cli(
+        "hp-train", "--split", "seed", "--recipe", "seed", "--quiet", "--out", str(tmp_path)
+    )
+    assert ok.returncode == 0, ok.stderr
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n_test"] == 10 and metrics["n_train"] == 496
+    assert 4.0 < metrics["test"]["mse"] < 14.0

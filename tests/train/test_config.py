@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from houseprice.train.config import SEED_RECIPE, ConfigError, TrainConfig, with_overrides
+
+
+def test_round_trip_through_dict():
+    config = TrainConfig(members=3, drop=("B",), log_target=True)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_unknown_keys_are_rejected():
+    with pytest.raises(ConfigError, match="unknown config keys"):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), "dropout": 0.5})
+
+
+@pytest.mark.parametrize("field", ["hidden", "members", "lr", "epochs"])
+def test_out_of_range_values_are_rejected(field: str):
+    with pytest.raises(ConfigError, match=field):
+        TrainConfig(**{field: 0})
+
+
+def test_seed_recipe_is_the_reference_tutorial():
+    assert (SEED_RECIPE.hidden, SEED_RECIPE.lr, SEED_RECIPE.epochs) == (100, 0.01, 10_000)
+    assert SEED_RECIPE.loss_scale == 0.001 and not SEED_RECIPE.standardize
+    assert SEED_RECIPE.batch_size == 0 and SEED_RECIPE.members == 1
+
+
+def test_overrides_skip_none():
+    assert with_overrides(SEED_RECIPE, lr=None, seed=7) == TrainConfig(
+        **{**SEED_RECIPE.to_dict(), "seed": 7, "drop": ()}
+    )

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from houseprice.data import load_dataset
+from houseprice.train.config import TrainConfig
+from houseprice.train.fit import TrainError, fit, predict
+from houseprice.train.run import train_holdout
+
+QUICK = TrainConfig(epochs=15, members=2, batch_size=64, val_fraction=0.2, patience=5)
+
+
+@pytest.fixture(scope="module")
+def boston():
+    return load_dataset()
+
+
+def _state(config: TrainConfig, data) -> dict[str, torch.Tensor]:
+    return fit(data.features, data.target, config).model.state_dict()
+
+
+def test_same_seed_gives_bitwise_identical_weights(boston):
+    first, second = _state(QUICK, boston), _state(QUICK, boston)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_another_seed_gives_other_weights(boston):
+    first = _state(QUICK, boston)
+    other = _state(TrainConfig(**{**QUICK.to_dict(), "seed": 1, "drop": ()}), boston)
+    assert not torch.equal(first["members.0.0.weight"], other["members.0.0.weight"])
+
+
+def test_standardization_statistics_come_from_training_rows_only(boston):
+    """No leakage: the buffers equal the statistics of the rows passed to fit, not of all rows."""
+    rows = np.arange(200)
+    model = fit(boston.features[rows], boston.target[rows], QUICK).model
+    np.testing.assert_allclose(model.x_mean.numpy(), boston.features[rows].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(model.x_scale.numpy(), boston.features[rows].std(0), rtol=1e-4)
+    assert model.y_mean.item() == pytest.approx(boston.target[rows].mean(), rel=1e-5)
+    assert not np.allclose(model.x_mean.numpy(), boston.features.mean(0), rtol=1e-3)
+
+
+def test_training_reduces_the_error(boston):
+    config = TrainConfig(epochs=150)
+    run = train_holdout(boston, config)
+    baseline = np.sqrt(np.mean((boston.target - boston.target.mean()) ** 2))
+    assert run.trained.metrics["test"]["rmse"] < 0.6 * baseline
+    assert run.trained.metrics["train"]["r2"] > 0.8
+
+
+def test_ensemble_output_is_the_mean_of_its_members(boston):
+    model = fit(boston.features, boston.target, QUICK).model
+    x = torch.as_tensor(boston.features[:50], dtype=torch.float32)
+    with torch.no_grad():
+        z = (x - model.x_mean) / model.x_scale
+        each = torch.cat([m(z) for m in model.members], dim=1) * model.y_scale + model.y_mean
+        np.testing.assert_allclose(model(x).numpy(), each.mean(dim=1).numpy(), rtol=1e-6)
+    assert predict(model, boston.features[:50]).shape == (50,)
+
+
+def test_log_target_predicts_in_the_target_unit(boston):
+    config = TrainConfig(epochs=100, log_target=True)
+    run = train_holdout(boston, config)
+    assert 5 < run.test_pred.mean() < 50
+    assert run.trained.metrics["test"]["r2"] > 0.6
+
+
+def test_log_target_rejects_non_positive_targets(boston):
+    y = boston.target.copy()
+    y[3] = 0
+    with pytest.raises(TrainError, match="strictly positive"):
+        fit(boston.features, y, TrainConfig(log_target=True))
