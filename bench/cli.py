@@ -1,8 +1,60 @@
-"""`hp-bench`: not implemented yet (issue: one table across formats and the speed targets)."""
+"""`hp-bench`: one table across formats, the cold-start and scale figures, and the speed targets."""
 
-import sys
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from houseprice.runtime.cli_support import EXIT_MODEL, fail, run_app
+
+PROG = "hp-bench"
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.command(
+    help="Benchmark PyTorch eager, TorchScript and the ONNX runtime side by side, one thread each."
+)
+def bench(
+    model: Path = typer.Option(
+        Path("artifacts/model.onnx"), "--model", help="Exported ONNX model."
+    ),
+    checkpoint: Path = typer.Option(
+        Path("artifacts/checkpoint.pt"), "--checkpoint", help="Checkpoint (PyTorch eager row)."
+    ),
+    torchscript: Path = typer.Option(
+        None, "--torchscript", help="TorchScript file [MODEL's folder/model.torchscript.pt]."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the report as JSON instead of tables."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="Tiny sizes: checks that everything runs, not how fast."
+    ),
+    scale_rows: int = typer.Option(
+        None,
+        "--scale-rows",
+        min=0,
+        help="Houses in the JSON Lines scale test (0 skips) [1,000,000].",
+    ),
+) -> None:
+    from dataclasses import replace
+
+    from houseprice.bench.measure import QUICK, BenchSettings, run
+    from houseprice.bench.report import format_report
+    from houseprice.runtime.errors import ModelError
+
+    settings = QUICK if quick else BenchSettings()
+    if scale_rows is not None:
+        settings = replace(settings, scale_rows=scale_rows)
+    torchscript = torchscript or model.parent / "model.torchscript.pt"
+    try:
+        report = run(model, checkpoint, torchscript, settings)
+    except ModelError as exc:
+        fail(PROG, str(exc), EXIT_MODEL)
+    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
 
 
 def main() -> None:
-    sys.stderr.write("hp-bench: error: not implemented yet\n")
-    raise SystemExit(1)
+    run_app(app, PROG)

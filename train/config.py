@@ -26,9 +26,12 @@ class TrainConfig:
     # Preprocessing, computed on training rows only and stored in the module as buffers.
     standardize: bool = True
     log_target: bool = False
-    # Early stopping on an inner validation split carved from the training rows (0 disables it).
+    log_features: bool = False  # log1p of non-negative, right-skewed columns (CRIM, ZN, ...)
+    # Early stopping on an inner validation split carved from the training rows (0 disables it),
+    # or, with bootstrap, each member fits a bootstrap sample and stops on its out-of-bag rows.
     val_fraction: float = 0.0
     patience: int = 0
+    bootstrap: bool = False
     # Data split of the outer evaluation.
     split: SplitKind = "shuffle"
     test_fraction: float = 0.2
@@ -81,6 +84,7 @@ SEED_RECIPE = TrainConfig(
     loss_scale=0.001,
     standardize=False,
     log_target=False,
+    log_features=False,
     val_fraction=0.0,
     patience=0,
 )

@@ -59,8 +59,8 @@ def fit(
         yt = torch.as_tensor(np.log(y) if config.log_target else y, dtype=torch.float32)
         model = PriceMLP(x.shape[1], config.hidden, config.members, config.log_target)
         # Scaling statistics come from all training rows (never test rows), shared by members.
-        model.set_scaling(xt, yt, config.standardize)
-        z = (xt - model.x_mean) / model.x_scale  # (n, n_features)
+        model.set_scaling(xt, yt, config.standardize, config.log_features)
+        z = model.transform(xt)  # (n, n_features)
         t = ((yt - model.y_mean) / model.y_scale).unsqueeze(1)  # (n, 1)
         result = FitResult(model)
         for i, member in enumerate(model.members):

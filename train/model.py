@@ -1,6 +1,7 @@
-"""The regressor: standardize -> mean of `members` MLPs -> de-standardize, one module end to end.
+"""The regressor, one module end to end: log1p of skewed features -> standardize -> mean of
+`members` MLPs -> de-standardize (-> exp for a log target).
 
-Standardization statistics are buffers, so the exported graph takes raw features and returns the
+Every preprocessing statistic is a buffer, so the exported graph takes raw features and returns the
 price in the target's own unit.
 """
 
@@ -17,6 +18,8 @@ class PriceMLP(nn.Module):
         super().__init__()
         self.n_features = n_features
         self.log_target = log_target
+        # 1.0 where a feature is replaced by log1p(max(x, 0)); chosen on training rows only.
+        self.register_buffer("log_mask", torch.zeros(n_features))
         self.register_buffer("x_mean", torch.zeros(n_features))
         self.register_buffer("x_scale", torch.ones(n_features))
         self.register_buffer("y_mean", torch.zeros(()))
@@ -30,14 +33,25 @@ class PriceMLP(nn.Module):
         """Each member's prediction in standardized target units: (batch, members)."""
         return torch.cat([member(z) for member in self.members], dim=1)
 
+    def transform(self, features: torch.Tensor) -> torch.Tensor:
+        """Raw features (batch, n_features) -> the standardized inputs the members see."""
+        logged = torch.log1p(torch.clamp(features, min=0.0))
+        x = torch.where(self.log_mask > 0, logged, features)  # (batch, n_features)
+        return (x - self.x_mean) / self.x_scale
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        z = (features - self.x_mean) / self.x_scale  # (batch, n_features)
+        z = self.transform(features)  # (batch, n_features)
         y = self.forward_scaled(z).mean(dim=1)  # (batch,)
         y = y * self.y_scale + self.y_mean
         return torch.exp(y) if self.log_target else y  # (batch,) in the target's unit
 
-    def set_scaling(self, x: torch.Tensor, y: torch.Tensor, standardize: bool) -> None:
+    def set_scaling(
+        self, x: torch.Tensor, y: torch.Tensor, standardize: bool, log_skewed: bool = False
+    ) -> None:
         """Fit the buffers on training rows only; x (n, n_features), y (n,) already log'd if needed."""
+        if log_skewed:
+            self.log_mask.copy_(skewed_columns(x).float())
+            x = torch.where(self.log_mask > 0, torch.log1p(torch.clamp(x, min=0.0)), x)
         if not standardize:
             return
         x_scale = x.std(dim=0, unbiased=False)
@@ -47,3 +61,16 @@ class PriceMLP(nn.Module):
         self.y_mean.copy_(y.mean())
         y_scale = y.std(unbiased=False)
         self.y_scale.copy_(y_scale if y_scale > 0 else torch.ones_like(y_scale))
+
+
+# A column is log-transformed when it is non-negative, not binary, and right-skewed beyond this.
+SKEW_THRESHOLD = 1.0
+
+
+def skewed_columns(x: torch.Tensor) -> torch.Tensor:
+    """Bool (n_features,): columns with min >= 0, more than two values, and skewness > 1."""
+    centred = x - x.mean(dim=0)
+    spread = centred.pow(2).mean(dim=0)
+    skew = centred.pow(3).mean(dim=0) / spread.clamp(min=1e-12).pow(1.5)
+    many_values = torch.tensor([len(torch.unique(col)) > 2 for col in x.T])
+    return (x.min(dim=0).values >= 0) & many_values & (skew > SKEW_THRESHOLD)

@@ -51,6 +51,19 @@ def test_base_install_has_no_torch_and_predicts(exported, tmp_path: Path):
         str(venv / "bin" / "hp-infer"), str(EXAMPLES / "house.json"), "--model", str(exported.onnx)
     )
     assert result.returncode == 0, result.stderr
+    bench = _run(
+        str(venv / "bin" / "hp-bench"),
+        "--quick",
+        "--json",
+        "--scale-rows",
+        "300",
+        "--model",
+        str(exported.onnx),
+    )
+    assert bench.returncode == 0, bench.stderr
+    statuses = {r["name"]: r["status"] for r in json.loads(bench.stdout)["rows"]}
+    assert statuses["pytorch eager"] == statuses["torchscript"] == "skipped: torch not installed"
+    assert statuses["onnx runtime, predict_array"] == "ok"
     expected = _pytorch_price(exported.checkpoint)
     assert json.loads(result.stdout)["price"] == pytest.approx(expected, abs=1e-4)
     assert float(

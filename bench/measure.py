@@ -1,0 +1,356 @@
+"""Measurements behind `hp-bench`. Every figure is a median over repeats after warm-up, one thread.
+
+Torch rows import torch lazily, so on a torch-free install only the runtime rows are measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from houseprice.data import load_dataset
+from houseprice.runtime.predictor import Predictor
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    single_calls: int = 5000  # single-house calls timed per row (after as many warm-up calls / 10)
+    batch: int = 65_536
+    batch_repeats: int = 7
+    cold_runs: int = 7  # whole-process runs per command
+    scale_rows: int = 1_000_000  # houses in the generated JSON Lines file (0: skip)
+
+
+QUICK = BenchSettings(single_calls=200, batch=1024, batch_repeats=2, cold_runs=1, scale_rows=2000)
+
+
+@dataclass
+class Row:
+    name: str
+    status: str = "ok"
+    file_bytes: int | None = None
+    test_rmse: float | None = None
+    p50_us: float | None = None
+    p99_us: float | None = None
+    houses_per_s: float | None = None
+
+
+@dataclass
+class Report:
+    settings: BenchSettings
+    rows: list[Row] = field(default_factory=list)
+    cold_start_ms: dict[str, float] = field(default_factory=dict)
+    scale: dict[str, float] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def latencies_us(call: Callable[[], object], n: int) -> np.ndarray:
+    for _ in range(max(10, n // 10)):  # warm-up
+        call()
+    times = np.empty(n)
+    clock = time.perf_counter_ns
+    for i in range(n):
+        start = clock()
+        call()
+        times[i] = clock() - start
+    return times / 1000.0
+
+
+def houses_per_second(call: Callable[[np.ndarray], object], x: np.ndarray, repeats: int) -> float:
+    call(x)  # warm-up
+    durations = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call(x)
+        durations.append(time.perf_counter() - start)
+    return len(x) / statistics.median(durations)
+
+
+def _fill(row: Row, single: Callable[[], object], batch: Callable[[np.ndarray], object],
+          x_batch: np.ndarray, settings: BenchSettings) -> None:  # fmt: skip
+    times = latencies_us(single, settings.single_calls)
+    row.p50_us, row.p99_us = float(np.percentile(times, 50)), float(np.percentile(times, 99))
+    row.houses_per_s = houses_per_second(batch, x_batch, settings.batch_repeats)
+
+
+def _rmse(pred: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(pred, np.float64) - truth) ** 2)))
+
+
+def holdout_rows(predictor: Predictor) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bundled data's hold-out rows the model was tested on, if it was trained on that data."""
+    from houseprice.train.split import holdout_split  # numpy only, no torch
+
+    data = load_dataset()
+    config = predictor.info.config
+    if predictor.info.data_sha256 != data.sha256 or "split" not in config:
+        return None
+    _, test = holdout_split(data.n_rows, config["split"], config["test_fraction"], config["seed"])
+    columns = [data.feature_names.index(n) for n in predictor.feature_names]
+    return data.features[test][:, columns].astype(np.float32), data.target[test]
+
+
+def runtime_rows(model: Path, settings: BenchSettings, x_batch: np.ndarray,
+                 test: tuple[np.ndarray, np.ndarray] | None) -> list[Row]:  # fmt: skip
+    predictor = Predictor.load(model)
+    house = dict(zip(predictor.feature_names, x_batch[0].tolist(), strict=True))
+    row_array = x_batch[:1].copy()
+    rows = [Row("onnx runtime, predict(dict)"), Row("onnx runtime, predict_array")]
+    singles = [lambda: predictor.predict(house), lambda: predictor.predict_array(row_array)]
+    for row, single in zip(rows, singles, strict=True):
+        row.file_bytes = model.stat().st_size
+        row.test_rmse = _rmse(predictor.predict_array(test[0]), test[1]) if test else None
+        _fill(row, single, predictor.predict_array, x_batch, settings)
+    return rows
+
+
+def torch_rows(checkpoint: Path, torchscript: Path, settings: BenchSettings, x_batch: np.ndarray,
+               test: tuple[np.ndarray, np.ndarray] | None) -> list[Row]:  # fmt: skip
+    try:
+        import torch
+    except ImportError:
+        reason = "skipped: torch not installed"
+        return [Row("pytorch eager", reason), Row("torchscript", reason)]
+    torch.set_num_threads(1)
+    modules: list[tuple[Row, Callable[[], Any], Path]] = [
+        (Row("pytorch eager"), lambda: _load_eager(checkpoint), checkpoint),
+        (Row("torchscript"), lambda: _load_torchscript(torchscript), torchscript),
+    ]
+    rows = []
+    for row, load, path in modules:
+        try:
+            module = load()
+        except Exception as exc:  # a missing or broken file only fails its own row
+            row.status = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
+            rows.append(row)
+            continue
+
+        def forward(x: np.ndarray, module: Any = module) -> np.ndarray:
+            with torch.inference_mode():
+                return module(torch.from_numpy(x)).numpy()
+
+        def single(module: Any = module, x1: Any = torch.from_numpy(x_batch[:1].copy())) -> object:
+            with torch.inference_mode():
+                return module(x1)
+
+        row.file_bytes = path.stat().st_size
+        row.test_rmse = _rmse(forward(test[0]), test[1]) if test else None
+        _fill(row, single, forward, x_batch, settings)
+        rows.append(row)
+    return rows
+
+
+def _load_eager(checkpoint: Path) -> Any:
+    from houseprice.train.checkpoint import load_checkpoint
+
+    return load_checkpoint(checkpoint).model.eval()
+
+
+def _load_torchscript(path: Path) -> Any:
+    from houseprice.export.torchscript_export import load_torchscript
+
+    return load_torchscript(path.read_bytes())[0].eval()
+
+
+def batch_inputs(predictor_features: tuple[str, ...], n: int, seed: int = 0) -> np.ndarray:
+    """n houses resampled from the bundled data (columns in the model's order), float32."""
+    data = load_dataset()
+    columns = [data.feature_names.index(f) for f in predictor_features]
+    rows = np.random.default_rng(seed).integers(0, data.n_rows, size=n)
+    return np.ascontiguousarray(data.features[rows][:, columns], dtype=np.float32)
+
+
+def hp_infer_command() -> str:
+    return str(Path(sys.executable).parent / "hp-infer")
+
+
+def _wall_ms(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (time.perf_counter() - start) * 1000
+
+
+TORCH_ONE_HOUSE = """
+import json, sys, torch
+module = torch.jit.load(sys.argv[1])
+house = json.load(open(sys.argv[2]))
+x = torch.tensor([[float(house[n]) for n in json.loads(sys.argv[3])]])
+print(json.dumps({"price": float(module(x)[0])}))
+"""
+
+
+def cold_start(model: Path, torchscript: Path, features: tuple[str, ...], x: np.ndarray,
+               runs: int, folder: Path) -> dict[str, float]:  # fmt: skip
+    """Median wall ms of whole processes, run interleaved so machine noise hits all alike."""
+    house = folder / "house.json"
+    house.write_text(json.dumps(dict(zip(features, x[0].tolist(), strict=True))))
+    commands = {
+        "hp-infer": [hp_infer_command(), str(house), "--model", str(model)],
+        "python -c 'import onnxruntime, numpy'": [
+            sys.executable,
+            "-c",
+            "import onnxruntime, numpy",
+        ],
+    }
+    if torchscript.is_file() and _has_torch():
+        commands["torch (TorchScript) script"] = [
+            sys.executable, "-c", TORCH_ONE_HOUSE, str(torchscript), str(house), json.dumps(features)
+        ]  # fmt: skip
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for command in commands.values():
+        _wall_ms(command)  # warm the page cache
+    for _ in range(runs):
+        for name, command in commands.items():
+            times[name].append(_wall_ms(command))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _has_torch() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def scale(model: Path, features: tuple[str, ...], rows: int, folder: Path) -> dict[str, float]:
+    """hp-infer on a generated JSON Lines file: houses/s end to end and the process's peak RSS."""
+    path = folder / "houses.jsonl"
+    write_jsonl(path, features, rows)
+    # Spawned from a small helper: a child forked from this torch-laden process would count our
+    # pages in its peak RSS. The helper reports its child's own figures.
+    command = [hp_infer_command(), str(path), "--model", str(model)]
+    result = subprocess.run([sys.executable, "-c", SPAWN_AND_MEASURE, *command],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    measured = json.loads(result.stdout)
+    if measured["exit"] != 0:
+        raise RuntimeError(f"hp-infer exited {measured['exit']} on the scale file")
+    seconds, peak_kb = measured["seconds"], measured["maxrss_kb"]
+    return {"houses": rows, "file_mb": path.stat().st_size / 1e6, "seconds": seconds,
+            "houses_per_s": rows / seconds, "peak_rss_mb": peak_kb / 1024}  # fmt: skip
+
+
+SPAWN_AND_MEASURE = """
+import json, os, sys, time
+start = time.perf_counter()
+with open(os.devnull, "wb") as null:
+    pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, null.fileno(), 1)])
+    _, status, usage = os.wait4(pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - start, "maxrss_kb": usage.ru_maxrss,
+                  "exit": os.waitstatus_to_exitcode(status)}))
+"""
+
+
+def write_jsonl(path: Path, features: tuple[str, ...], rows: int) -> None:
+    data = load_dataset()
+    columns = [data.feature_names.index(f) for f in features]
+    lines = [
+        json.dumps(dict(zip(features, (float(v) for v in row[columns]), strict=True))) + "\n"
+        for row in data.features
+    ]
+    with path.open("w") as handle:
+        for start in range(0, rows, len(lines)):
+            handle.writelines(lines[: min(len(lines), rows - start)])
+
+
+def evaluate_targets(report: Report) -> list[dict[str, Any]]:
+    rows = {r.name: r for r in report.rows if r.status == "ok"}
+    eager = rows.get("pytorch eager")
+    checks: list[tuple[str, float | None, str, float]] = []
+    if eager:
+        mapping, array = (
+            rows.get("onnx runtime, predict(dict)"),
+            rows.get("onnx runtime, predict_array"),
+        )
+        checks += [
+            ("single house, predict(dict) p50 / eager p50", _ratio(mapping, eager, "p50_us"), "<=", 1.0),
+            ("single house, predict_array p50 / eager p50", _ratio(array, eager, "p50_us"), "<=", 0.6),
+            (f"batch {report.settings.batch:,}: runtime / eager houses/s", _ratio(array, eager, "houses_per_s"), ">=", 1.2),
+        ]  # fmt: skip
+    cold = report.cold_start_ms
+    if "torch (TorchScript) script" in cold:
+        checks.append(
+            (
+                "hp-infer process / torch process",
+                cold["hp-infer"] / cold["torch (TorchScript) script"],
+                "<=",
+                0.15,
+            )
+        )
+    if cold:
+        checks.append(
+            (
+                "hp-infer process / bare onnxruntime+numpy import",
+                cold["hp-infer"] / cold["python -c 'import onnxruntime, numpy'"],
+                "<=",
+                1.3,
+            )
+        )
+    if report.scale:
+        checks.append(
+            (
+                f"{report.scale['houses']:,.0f} JSON Lines houses/s",
+                report.scale["houses_per_s"],
+                ">=",
+                200_000,
+            )
+        )
+        checks.append(("JSON Lines peak RSS (MB)", report.scale["peak_rss_mb"], "<=", 300))
+    return [
+        {"target": name, "measured": value, "bound": f"{op} {bound:g}",
+         "met": value is not None and (value <= bound if op == "<=" else value >= bound)}
+        for name, value, op, bound in checks
+    ]  # fmt: skip
+
+
+def _ratio(a: Row | None, b: Row, attr: str) -> float | None:
+    if a is None or getattr(a, attr) is None or not getattr(b, attr):
+        return None
+    return getattr(a, attr) / getattr(b, attr)
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    import onnxruntime
+
+    info = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}  # fmt: skip
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
+    return info
+
+
+def run(model: Path, checkpoint: Path, torchscript: Path, settings: BenchSettings) -> Report:
+    report = Report(settings, machine=machine())
+    predictor = Predictor.load(model)
+    x_batch = batch_inputs(predictor.feature_names, settings.batch)
+    test = holdout_rows(predictor)
+    report.rows = torch_rows(checkpoint, torchscript, settings, x_batch, test)
+    report.rows += runtime_rows(model, settings, x_batch, test)
+    with tempfile.TemporaryDirectory(prefix="hp-bench-") as folder:
+        if settings.cold_runs:
+            report.cold_start_ms = cold_start(model, torchscript, predictor.feature_names, x_batch,
+                                              settings.cold_runs, Path(folder))  # fmt: skip
+        if settings.scale_rows:
+            report.scale = scale(model, predictor.feature_names, settings.scale_rows, Path(folder))
+    report.targets = evaluate_targets(report)
+    return report

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_cli
+
+COLUMNS = {"name", "status", "file_bytes", "test_rmse", "p50_us", "p99_us", "houses_per_s"}
+ROWS = [
+    "pytorch eager",
+    "torchscript",
+    "onnx runtime, predict(dict)",
+    "onnx runtime, predict_array",
+]
+
+
+def test_quick_json_report_has_every_row_and_column(exported):
+    result = run_cli(
+        "hp-bench", "--quick", "--json", "--scale-rows", "600",
+        "--model", str(exported.onnx), "--checkpoint", str(exported.checkpoint), timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [r["name"] for r in report["rows"]] == ROWS
+    for row in report["rows"]:
+        assert set(row) == COLUMNS and row["status"] == "ok", row
+        assert row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"] and row["houses_per_s"] > 0
+    rmse = {round(r["test_rmse"], 3) for r in report["rows"]}
+    assert len(rmse) == 1  # every format scores the same hold-out split alike
+    assert set(report["cold_start_ms"]) == {
+        "hp-infer",
+        "python -c 'import onnxruntime, numpy'",
+        "torch (TorchScript) script",
+    }
+    assert report["scale"]["houses"] == 600 and report["scale"]["peak_rss_mb"] > 0
+    assert {t["target"].split(":")[0] for t in report["targets"]} >= {
+        "single house, predict(dict) p50 / eager p50"
+    }
+    assert all(isinstance(t["met"], bool) for t in report["targets"])
+
+
+def test_table_output_and_missing_model(exported, tmp_path):
+    table = run_cli("hp-bench", "--quick", "--scale-rows", "0", "--model", str(exported.onnx),
+                    "--checkpoint", str(exported.checkpoint), timeout=300)  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert b"onnx runtime, predict_array" in table.stdout and b"targets:" in table.stdout
+    missing = run_cli("hp-bench", "--quick", "--model", str(tmp_path / "none.onnx"))
+    assert missing.returncode == 3 and missing.stdout == b""
+    assert (
+        missing.stderr.decode().startswith("hp-bench: error: ") and missing.stderr.count(b"\n") == 1
+    )
+
+
+def test_a_missing_checkpoint_fails_only_its_row(exported, tmp_path):
+    result = run_cli("hp-bench", "--quick", "--json", "--scale-rows", "0", "--model", str(exported.onnx),
+                     "--checkpoint", str(tmp_path / "none.pt"), timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["pytorch eager"]["status"].startswith("failed: CheckpointError")
+    assert rows["onnx runtime, predict_array"]["status"] == "ok"
