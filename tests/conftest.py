@@ -47,7 +47,14 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     from houseprice.train.run import train_holdout
 
     folder = tmp_path_factory.mktemp("exported")
-    config = TrainConfig(epochs=FAST_EPOCHS, members=2, val_fraction=0.15, patience=20)
+    config = TrainConfig(
+        epochs=FAST_EPOCHS,
+        members=2,
+        val_fraction=0.15,
+        patience=20,
+        log_features=True,
+        log_target=True,
+    )
     run = train_holdout(load_dataset(), config)
     save_checkpoint(run.trained, folder / "checkpoint.pt")
     export_model(folder / "checkpoint.pt", folder, ["onnx", "torchscript"])

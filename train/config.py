@@ -27,11 +27,10 @@ class TrainConfig:
     standardize: bool = True
     log_target: bool = False
     log_features: bool = False  # log1p of non-negative, right-skewed columns (CRIM, ZN, ...)
-    # Early stopping on an inner validation split carved from the training rows (0 disables it),
-    # or, with bootstrap, each member fits a bootstrap sample and stops on its out-of-bag rows.
+    # Early stopping on an inner validation split carved from the training rows (0 disables it):
+    # each member draws its own split and keeps the weights of its best validation epoch.
     val_fraction: float = 0.0
     patience: int = 0
-    bootstrap: bool = False
     # Data split of the outer evaluation.
     split: SplitKind = "shuffle"
     test_fraction: float = 0.2
@@ -89,7 +88,20 @@ SEED_RECIPE = TrainConfig(
     patience=0,
 )
 
-DEFAULT_RECIPE = TrainConfig()
+# The project's default, chosen on 5-fold CV of the bundled data (README, "Model quality"): five
+# early-stopped members averaged in one graph, mini-batches, light weight decay, log1p of skewed
+# features and a log target. Trains in a few seconds; the ONNX file stays under 100 KB.
+DEFAULT_RECIPE = TrainConfig(
+    members=5,
+    lr=0.003,
+    weight_decay=1e-4,
+    epochs=400,
+    batch_size=32,
+    log_target=True,
+    log_features=True,
+    val_fraction=0.15,
+    patience=40,
+)
 
 RECIPES = {"default": DEFAULT_RECIPE, "seed": SEED_RECIPE}
 

@@ -84,6 +84,7 @@ def fit(
 def _inner_split(
     n: int, config: TrainConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows a member fits on, and rows it early-stops on (none without early stopping)."""
     if config.val_fraction == 0:
         return np.arange(n), np.arange(0)
     n_val = max(1, round(n * config.val_fraction))

@@ -70,7 +70,8 @@ def test_manifest_lists_every_artifact(exported):
     for entry in entries.values():
         data = (exported.folder / entry["file"]).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
-        assert entry["parity"]["passed"] and entry["parity"]["max_abs_diff"] < 1e-3
+        # Far-out random houses get huge prices from a log-target model: the relative figure counts.
+        assert entry["parity"]["passed"] and entry["parity"]["max_rel_diff"] < 1e-4
     assert entries["onnx"]["opset"] == TOL.opset
 
 
@@ -92,20 +93,22 @@ def test_runtime_matches_pytorch_on_the_data_set(exported):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    arrays(
-        np.float32,
-        st.tuples(st.integers(1, 64), st.just(13)),
-        elements=st.floats(-1000, 1000, width=32),
+    fractions=arrays(
+        np.float64, st.tuples(st.integers(1, 64), st.just(13)), elements=st.floats(0, 1)
     )
 )
-def test_parity_property_random_houses_any_batch(exported, x):
+def test_parity_property_random_houses_any_batch(exported, fractions):
+    """Any batch size, any house in the domain the export gate guarantees: an interval ten times
+    each feature's training range (far beyond it a log-target model's prices pass 1e20, where
+    float32 itself cannot hold a relative 1e-5)."""
     predictor = Predictor.load(exported.onnx)
+    low, high = np.array(predictor.info.feature_min), np.array(predictor.info.feature_max)
+    middle, half = (low + high) / 2, (high - low) * TOL.random_span / 2
+    x = (middle - half + fractions * 2 * half).astype(np.float32)
     expected = _eager(exported.checkpoint, x)
     got = predictor.predict_array(x)
     assert got.shape == expected.shape == (len(x),)
-    finite = np.isfinite(expected)
-    np.testing.assert_array_equal(np.isfinite(got), finite)
-    np.testing.assert_allclose(got[finite], expected[finite], rtol=TOL.rtol, atol=TOL.atol)
+    np.testing.assert_allclose(got, expected, rtol=TOL.rtol, atol=TOL.atol)
 
 
 def _corrupt_first_weight(data: bytes) -> bytes:
@@ -142,3 +145,18 @@ def test_errors(exported, tmp_path):
     blocker.write_text("")
     with pytest.raises(ExportError, match="cannot write"):
         export_model(exported.checkpoint, blocker / "out", ["onnx"])
+
+
+def test_onnx_ensemble_output_is_the_mean_of_its_members_in_pytorch(exported):
+    model = load_checkpoint(exported.checkpoint).model
+    assert len(model.members) > 1
+    x = load_dataset().features.astype(np.float32)
+    with torch.no_grad():
+        z = model.transform(torch.from_numpy(x))
+        each = [m(z).squeeze(1) * model.y_scale + model.y_mean for m in model.members]
+        mean = torch.stack(each).mean(dim=0)
+        expected = (torch.exp(mean) if model.log_target else mean).numpy()
+    got = Predictor.load(exported.onnx).predict_array(x)
+    np.testing.assert_allclose(got, expected, rtol=TOL.rtol, atol=TOL.atol)
+    gemms = [n for n in onnx.load(exported.onnx).graph.node if n.op_type == "Gemm"]
+    assert len(gemms) == 2 * len(model.members)  # one Gemm chain per member

@@ -43,6 +43,18 @@ def test_standardization_statistics_come_from_training_rows_only(boston):
     assert not np.allclose(model.x_mean.numpy(), boston.features.mean(0), rtol=1e-3)
 
 
+def test_log_feature_choice_comes_from_training_rows_only(boston):
+    from houseprice.train.model import skewed_columns
+
+    config = TrainConfig(**{**QUICK.to_dict(), "log_features": True, "drop": ()})
+    rows = np.arange(300, 506)
+    model = fit(boston.features[rows], boston.target[rows], config).model
+    train_x = torch.as_tensor(boston.features[rows], dtype=torch.float32)
+    assert torch.equal(model.log_mask.bool(), skewed_columns(train_x))
+    logged = [boston.feature_names[j] for j in torch.nonzero(model.log_mask).flatten()]
+    assert "CRIM" in logged and "CHAS" not in logged  # skewed yes, binary never
+
+
 def test_training_reduces_the_error(boston):
     config = TrainConfig(epochs=150)
     run = train_holdout(boston, config)
