@@ -305,5 +305,5 @@ def _chain_first(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
 
 
 def wrap_text(data: bytes) -> BinaryIO:
-    """A binary stream over bytes (used by tests and the Python API)."""
+    """A peekable binary stream over bytes, as `open_source` expects (for tests and callers)."""
     return io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]

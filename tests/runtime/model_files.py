@@ -7,23 +7,10 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
+from houseprice.data import BOSTON_COLUMNS
 from houseprice.runtime.contract import ModelInfo
 
-NAMES = (
-    "CRIM",
-    "ZN",
-    "INDUS",
-    "CHAS",
-    "NOX",
-    "RM",
-    "AGE",
-    "DIS",
-    "RAD",
-    "TAX",
-    "PTRATIO",
-    "B",
-    "LSTAT",
-)
+NAMES = BOSTON_COLUMNS[:-1]  # the 13 features, without the MEDV target
 
 
 def sum_model(path: Path, width: int, metadata: dict[str, str] | None) -> Path:

@@ -16,6 +16,7 @@ from houseprice.runtime import InputError
 from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.readers import Format, wrap_text
+from tests.runtime.model_files import NAMES
 
 
 @pytest.fixture(scope="module")
@@ -200,24 +201,7 @@ def test_fuzz_arbitrary_json(predictor, value, lines):
     )
 )
 def test_fuzz_mutated_houses(predictor, houses):
-    base = dict.fromkeys(
-        (
-            "CRIM",
-            "ZN",
-            "INDUS",
-            "CHAS",
-            "NOX",
-            "RM",
-            "AGE",
-            "DIS",
-            "RAD",
-            "TAX",
-            "PTRATIO",
-            "B",
-            "LSTAT",
-        ),
-        1.0,
-    )
+    base = dict.fromkeys(NAMES, 1.0)
     _outcome(predictor, _jsonl([{**base, **h} for h in houses]), "in.jsonl")
 
 
