@@ -5,6 +5,7 @@ Only the standard library and typer load at start; numpy and onnxruntime load in
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -69,6 +70,13 @@ def infer(
         help="Warn when a value lies beyond the training range by more than this share of it.",
     ),
     threads: int = typer.Option(1, "--threads", min=1, help="onnxruntime intra-op threads."),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        min=0,
+        help="Processes for JSON Lines inputs larger than one chunk (16,384 lines); 0: one per CPU.",
+    ),
     describe: bool = typer.Option(
         False, "--describe", help="Print the model's metadata (features, ranges, metrics) and exit."
     ),
@@ -98,18 +106,28 @@ def infer(
         typer.echo(describe_model(predictor.info, model))
         return
     try:
-        summary = _run(predictor, input, output, Format(fmt) if fmt else None, coerce, margin)
+        summary = _run(
+            predictor,
+            input,
+            output,
+            Format(fmt) if fmt else None,
+            coerce,
+            margin,
+            jobs or os.cpu_count() or 1,
+        )
     except InputError as exc:
         fail(PROG, str(exc), EXIT_INPUT)
     for report in summary.out_of_range:
         warn(PROG, report.message())
 
 
-def _run(predictor, input: str, output: Path | None, fmt, coerce: bool, margin: float):  # type: ignore[no-untyped-def]
+def _run(predictor, input: str, output: Path | None, fmt, coerce: bool, margin: float, jobs: int):  # type: ignore[no-untyped-def]
     from houseprice.runtime.infer import infer_stream
 
     with _open_input(input) as (source, name), _open_output(output) as sink:
-        return infer_stream(predictor, source, name, sink, fmt=fmt, coerce=coerce, margin=margin)
+        return infer_stream(
+            predictor, source, name, sink, fmt=fmt, coerce=coerce, margin=margin, jobs=jobs
+        )
 
 
 @contextmanager

@@ -54,6 +54,11 @@ class Predictor:
         return cls(data, threads=threads, source=str(file))
 
     @property
+    def model_bytes(self) -> bytes:
+        """The serialized ONNX model this predictor runs."""
+        return self._model_bytes
+
+    @property
     def feature_names(self) -> tuple[str, ...]:
         return self.info.feature_names
 

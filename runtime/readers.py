@@ -42,9 +42,21 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class RawChunk:
+    """Up to ``chunk_rows`` raw JSON Lines lines, and how many lines came before them."""
+
+    lines: list[bytes]
+    offset: int
+
+
+@dataclass(frozen=True)
 class Source:
+    """What was opened: JSON and CSV as validated batches, JSON Lines as raw chunks, which
+    `parse_jsonl_chunk` turns into batches wherever the caller wants (in this process or not)."""
+
     format: Format
-    batches: Iterator[Batch]
+    batches: Iterator[Batch] | None = None
+    chunks: Iterator[RawChunk] | None = None
     csv_header: list[str] | None = None
 
 
@@ -61,11 +73,11 @@ def open_source(
     first = stream.readline()
     fmt = fmt or detect_format(name, first, stream)
     if fmt is Format.json:
-        return Source(fmt, _json_batches(first + stream.read(), name, schema, coerce))
+        return Source(fmt, batches=_json_batches(first + stream.read(), name, schema, coerce))
     if fmt is Format.jsonl:
-        return Source(fmt, _jsonl_batches(first, stream, name, schema, coerce, chunk_rows))
+        return Source(fmt, chunks=jsonl_chunks(first, stream, chunk_rows))
     header, batches = _csv_source(first, stream, name, schema, chunk_rows)
-    return Source(fmt, batches, header)
+    return Source(fmt, batches=batches, csv_header=header)
 
 
 def detect_format(name: str, first_line: bytes, stream: BinaryIO) -> Format:
@@ -134,27 +146,22 @@ def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Itera
         )
 
 
-def _jsonl_batches(
-    first: bytes, stream: BinaryIO, name: str, schema: Schema, coerce: bool, chunk_rows: int
-) -> Iterator[Batch]:
-    lines_seen = 0
-    houses = 0
-    chunk = [first]
+def jsonl_chunks(first: bytes, stream: BinaryIO, chunk_rows: int) -> Iterator[RawChunk]:
+    """The stream's lines in chunks; memory holds one chunk (plus what the consumer keeps)."""
+    offset = 0
+    chunk = [first] if first else []
     while True:
         chunk += islice(stream, chunk_rows - len(chunk))
         if not chunk:
-            break
-        batch = _jsonl_chunk(chunk, lines_seen, name, schema, coerce)
-        lines_seen += len(chunk)
+            return
+        yield RawChunk(chunk, offset)
+        offset += len(chunk)
         chunk = []
-        if len(batch.x):
-            houses += len(batch.x)
-            yield batch
-    if houses == 0:
-        raise InputError(f"{name}: empty input, no houses")
 
 
-def _jsonl_chunk(lines: list[bytes], offset: int, name: str, schema: Schema, coerce: bool) -> Batch:
+def parse_jsonl_chunk(chunk: RawChunk, name: str, schema: Schema, coerce: bool) -> Batch:
+    """Validated houses of one chunk (blank lines skipped); InputError names the exact line."""
+    lines, offset = chunk.lines, chunk.offset
     # Split on "\n" only, as the stream was: str.splitlines would also split on U+2028 and kin.
     texts = _decode(b"".join(lines), name, offset).split("\n")
     if len(texts) > len(lines):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,8 @@ class Schema:
         self.names = tuple(names)
         self.width = len(self.names)
         self._index = {n.lower(): j for j, n in enumerate(self.names)}
+        # One record's values in column order (a tuple when width > 1, the bare value otherwise).
+        self.getter = itemgetter(*self.names)
 
     def column(self, name: str) -> int | None:
         return self._index.get(name.lower())
@@ -47,18 +51,20 @@ def records_to_array(
     return finite_float32(np.array(rows, dtype=np.float64), schema, locate)
 
 
-def _fast_rows(records: Sequence[Any], schema: Schema) -> list[list[Any]] | None:
-    names = schema.names
-    try:
-        if not all(type(r) is dict and tuple(r) == names for r in records):
-            return None
-    except TypeError:
+def _fast_rows(records: Sequence[Any], schema: Schema) -> list[tuple[Any, ...]] | None:
+    """Rows in schema order if every record is a dict of exactly the schema's keys (exact case)
+    holding ints and floats; None sends the batch to the slow path. C-level calls only."""
+    if set(map(type, records)) != {dict} or set(map(len, records)) != {schema.width}:
         return None
-    rows = [list(r.values()) for r in records]
-    seen: set[type] = set()
-    for row in rows:
-        seen.update(map(type, row))
-    return rows if seen <= _NUMBER_TYPES else None
+    try:
+        rows = list(map(schema.getter, records))
+        if schema.width == 1:
+            rows = [(value,) for value in rows]
+    except KeyError:
+        return None
+    if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES:
+        return None
+    return rows
 
 
 def _record_row(record: Any, i: int, schema: Schema, locate: Locate, coerce: bool) -> list[float]:
@@ -172,6 +178,11 @@ class RangeCheck:
             if self.first[j] is None:
                 self.first[j] = locate(int(np.argmax(outside[:, j])))
             self.counts[j] += per_column[j]
+
+    def merge(self, other: RangeCheck) -> None:
+        """Add the counts of a check run on later rows (e.g. in a worker process)."""
+        self.counts += other.counts
+        self.first = [mine or theirs for mine, theirs in zip(self.first, other.first, strict=True)]
 
     def reports(self) -> list[RangeReport]:
         return [

@@ -19,8 +19,14 @@ def _prices(prices: np.ndarray) -> list[float]:
     return np.round(prices.astype(np.float64), DECIMALS).tolist()
 
 
+def jsonl_prices(prices: np.ndarray) -> bytes:
+    """One ``{"price": p}`` line per house: JSON Lines output needs no state across chunks."""
+    return "".join([f'{{"price": {v!r}}}\n' for v in _prices(prices)]).encode()
+
+
 class PriceWriter:
-    """Receives batches in order and writes them to ``sink``; ``close`` finishes the document."""
+    """Receives JSON or CSV batches in order and writes them to ``sink``; ``close`` finishes the
+    document. (JSON Lines output is written by `jsonl_prices`, chunk by chunk.)"""
 
     def __init__(self, sink: BinaryIO, fmt: Format, csv_header: list[str] | None = None):
         self.sink, self.format = sink, fmt
@@ -32,8 +38,6 @@ class PriceWriter:
         values = _prices(prices)
         if self.format is Format.csv:
             self._write_csv(batch, values)
-        elif self.format is Format.jsonl:
-            self.sink.write("".join([f'{{"price": {v!r}}}\n' for v in values]).encode())
         elif batch.single:
             self.single = True
             self.sink.write(f'{{"price": {values[0]!r}}}\n'.encode())

@@ -21,6 +21,7 @@ from houseprice.export.torchscript_export import load_torchscript
 from houseprice.runtime.contract import ModelInfo
 from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import load_checkpoint
+from tests.conftest import REPO
 
 TOL = ExportConfig()
 
@@ -46,6 +47,12 @@ def test_onnx_is_one_file_with_symbolic_batch(exported):
     for n in (1, 3, 500):
         (out,) = session.run(None, {"features": np.zeros((n, 13), np.float32)})
         assert out.shape == (n,) and out.dtype == np.float32
+
+
+def test_onnx_carries_no_exporter_debug_records(exported):
+    data = exported.onnx.read_bytes()
+    assert b"stack_trace" not in data and str(REPO).encode() not in data
+    assert all(not node.metadata_props for node in onnx.load(exported.onnx).graph.node)
 
 
 def test_metadata_round_trip(exported):

@@ -209,3 +209,27 @@ def test_fuzz_mutated_houses(predictor, houses):
 @given(text=st.text(alphabet=st.sampled_from(list('CRIMZN,"\n\r 0123456789.e-x')), max_size=200))
 def test_fuzz_csv_text(predictor, text):
     _outcome(predictor, text.encode(), "in.csv")
+
+
+def test_worker_processes_give_the_serial_answer(predictor, houses):
+    data = _jsonl(houses * 3)  # 60 houses in chunks of 7: nine chunks over two workers
+    serial, serial_summary = _run(predictor, data, "in.jsonl", chunk_rows=7, jobs=1)
+    pooled, pooled_summary = _run(predictor, data, "in.jsonl", chunk_rows=7, jobs=2)
+    assert pooled == serial and pooled_summary.houses == serial_summary.houses == 60
+
+
+def test_worker_processes_report_the_first_error_in_file_order(predictor, houses):
+    lines = [json.dumps(h) for h in houses * 3]
+    lines[45] = "{broken"
+    lines[50] = '{"CRIM": 1}'
+    with pytest.raises(InputError, match=r"^in.jsonl:46: malformed JSON"):
+        _run(predictor, ("\n".join(lines) + "\n").encode(), "in.jsonl", chunk_rows=7, jobs=2)
+
+
+def test_worker_processes_merge_range_warnings(predictor, houses):
+    far = [dict(h) for h in houses * 3]
+    far[30]["LSTAT"] = far[55]["LSTAT"] = 900.0
+    _, summary = _run(predictor, _jsonl(far), "in.jsonl", chunk_rows=7, jobs=2)
+    assert [(r.feature, r.count, r.first) for r in summary.out_of_range] == [
+        ("LSTAT", 2, "in.jsonl:31")
+    ]
