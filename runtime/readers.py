@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from houseprice.runtime.validate import Locate, Schema, finite_float32, records_
 # Rows per chunk: large enough to amortise per-call overheads, small enough that a chunk of
 # parsed JSON objects (~1 KB each) stays near 20 MB.
 CHUNK_ROWS = 16_384
+CsvReader = Any  # csv.reader's type is not importable at run time (_csv.Reader)
 
 
 class Format(str, Enum):
@@ -202,11 +203,11 @@ def _csv_source(
 ) -> tuple[list[str], Iterator[Batch]]:
     text = _Utf8Lines(first, stream, name)
     reader = csv.reader(text, strict=True)
-    header = _csv_next(reader, text, name)
+    header = _csv_next(reader, name)
     if header is None or not any(c.strip() for c in header):
         raise InputError(f"{name}: empty input, no header row and no houses")
     order = _csv_columns(header, schema, name)
-    return header, _csv_batches(reader, text, header, order, name, schema, chunk_rows)
+    return header, _csv_batches(reader, header, order, name, schema, chunk_rows)
 
 
 def _csv_columns(header: list[str], schema: Schema, name: str) -> list[int]:
@@ -227,13 +228,20 @@ def _csv_columns(header: list[str], schema: Schema, name: str) -> list[int]:
     return [where[j] for j in range(schema.width)]
 
 
-def _csv_batches(reader, text, header, order, name, schema, chunk_rows) -> Iterator[Batch]:  # type: ignore[no-untyped-def]
+def _csv_batches(
+    reader: CsvReader,
+    header: list[str],
+    order: list[int],
+    name: str,
+    schema: Schema,
+    chunk_rows: int,
+) -> Iterator[Batch]:
     houses = 0
     while True:
         rows: list[list[str]] = []
         numbers: list[int] = []
         while len(rows) < chunk_rows:
-            row = _csv_next(reader, text, name)
+            row = _csv_next(reader, name)
             if row is None:
                 break
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -253,7 +261,7 @@ def _csv_batches(reader, text, header, order, name, schema, chunk_rows) -> Itera
         raise InputError(f"{name}: a header row but no houses")
 
 
-def _csv_next(reader, text: _Utf8Lines, name: str) -> list[str] | None:  # type: ignore[no-untyped-def]
+def _csv_next(reader: CsvReader, name: str) -> list[str] | None:
     try:
         return next(reader)
     except StopIteration:
