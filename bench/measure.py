@@ -238,7 +238,8 @@ def scale(model: Path, features: tuple[str, ...], rows: int, folder: Path) -> di
     measured = json.loads(result.stdout)
     if measured["exit"] != 0:
         raise RuntimeError(f"hp-infer exited {measured['exit']} on the scale file")
-    # Peak of the whole process tree, sampled every 10 ms; never below the largest single process.
+    # Peak PSS of the whole process tree, sampled every 10 ms, and never below the peak RSS of
+    # the largest single process (which the kernel tracks exactly).
     peak_kb = max(measured["tree_peak_kb"], measured["maxrss_kb"])
     seconds = measured["seconds"]
     return {"houses": rows, "file_mb": path.stat().st_size / 1e6, "seconds": seconds,
@@ -249,14 +250,24 @@ def scale(model: Path, features: tuple[str, ...], rows: int, folder: Path) -> di
 SPAWN_AND_MEASURE = """
 import json, os, sys, time
 
-def tree_rss_kb(root):
-    # VmRSS summed over root and its descendants (Linux /proc): hp-infer may run workers.
+def memory_kb(pid):
+    # PSS (shared pages split among the processes sharing them): forked workers share much of
+    # the parent's memory, which summed RSS would count once per process. RSS where no PSS.
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path) as lines:
+                return sum(int(l.split()[1]) for l in lines if l.startswith(key))
+        except OSError:
+            continue
+    return 0
+
+def tree_memory_kb(root):
+    # Summed over root and its descendants (Linux /proc): hp-infer may run worker processes.
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
+        total += memory_kb(pid)
         try:
-            with open(f"/proc/{pid}/status") as status:
-                total += sum(int(l.split()[1]) for l in status if l.startswith("VmRSS:"))
             with open(f"/proc/{pid}/task/{pid}/children") as children:
                 todo += [int(c) for c in children.read().split()]
         except OSError:
@@ -272,7 +283,7 @@ while True:
     done, status, usage = os.wait4(pid, os.WNOHANG)
     if done:
         break
-    peak = max(peak, tree_rss_kb(pid))
+    peak = max(peak, tree_memory_kb(pid))
     time.sleep(0.01)
 print(json.dumps({"seconds": time.perf_counter() - start, "maxrss_kb": usage.ru_maxrss,
                   "tree_peak_kb": peak, "exit": os.waitstatus_to_exitcode(status)}))

@@ -1,11 +1,15 @@
-"""What every houseprice CLI shares: exit codes and the one-line error (standard library + typer)."""
+"""What every houseprice CLI shares: exit codes and the one-line error.
+
+Standard library only at import time: hp-infer uses this without typer (see runtime/cli.py).
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
 # Exit codes, the same across hp-train, hp-export, hp-infer and hp-bench (documented in README).
 EXIT_OK = 0
@@ -22,7 +26,7 @@ def fail(prog: str, message: str, code: int) -> NoReturn:
     one_line = " ".join(str(message).split())
     sys.stderr.write(f"{prog}: error: {one_line}\n")
     sys.stderr.flush()
-    raise typer.Exit(code)
+    raise SystemExit(code)
 
 
 def warn(prog: str, message: str) -> None:
@@ -37,13 +41,13 @@ def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
     )
 
 
-# typer vendors click; its UsageError (bad flag, bad value, missing argument) is the base class of
-# the public typer.BadParameter, which keeps this independent of typer's private module layout.
-_UsageError = typer.BadParameter.__bases__[0]
-
-
 def run_app(app: typer.Typer, prog: str) -> None:
     """Run a typer app, printing usage errors as one line instead of click's framed box."""
+    import typer
+
+    # typer vendors click; its UsageError (bad flag, bad value, missing argument) is the base of
+    # the public typer.BadParameter, which keeps this independent of typer's private layout.
+    _UsageError = typer.BadParameter.__bases__[0]
     try:
         code = app(prog_name=prog, standalone_mode=False)
     except _UsageError as exc:

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from houseprice.runtime.cli import app
 from houseprice.runtime.predictor import Predictor
 from tests.conftest import EXAMPLES, run_cli
 from tests.runtime.model_files import sum_model
@@ -137,7 +135,9 @@ def test_model_problems_exit_3(exported, tmp_path):
 
 def test_usage_errors_exit_2(exported, tmp_path):
     _fails(_infer(exported), 2, "missing INPUT")
-    _fails(_infer(exported, "x", "--format", "xml"), 2, "--format must be json, jsonl or csv")
+    _fails(_infer(exported, "x", "--format", "xml"), 2, "--format: invalid choice: 'xml'")
+    _fails(_infer(exported, "x", "--margin", "lots"), 2, "'lots' is not a number")
+    _fails(_infer(exported, "x", "--bogus"), 2, "unrecognized arguments: --bogus")
     _fails(_infer(exported, "x", "--threads", "0"), 2, "--threads")
     _fails(_infer(exported, str(tmp_path / "absent.json")), 1, "absent.json: no such file")
     _fails(_infer(exported, str(tmp_path)), 1, "is a directory")
@@ -164,8 +164,8 @@ def test_version_describe_and_help(exported):
         and "LSTAT" in text
         and "sha256" in text
     )
-    helped = CliRunner().invoke(app, ["--help"])
-    assert helped.exit_code == 0 and "$1000s" in helped.output
+    helped = run_cli("hp-infer", "--help")
+    assert helped.returncode == 0 and b"$1000s" in helped.stdout and b"exit codes" in helped.stdout
 
 
 def test_cli_prices_equal_the_predictor(exported):
