@@ -28,11 +28,14 @@ class BenchSettings:
     single_calls: int = 5000  # single-house calls timed per row (after as many warm-up calls / 10)
     batch: int = 65_536
     batch_repeats: int = 7
-    cold_runs: int = 7  # whole-process runs per command
+    cold_runs: int = 11  # whole-process runs per command, interleaved
     scale_rows: int = 1_000_000  # houses in the generated JSON Lines file (0: skip)
+    scale_runs: int = 3
 
 
-QUICK = BenchSettings(single_calls=200, batch=1024, batch_repeats=2, cold_runs=1, scale_rows=2000)
+QUICK = BenchSettings(
+    single_calls=200, batch=1024, batch_repeats=2, cold_runs=1, scale_rows=2000, scale_runs=1
+)
 
 
 @dataclass
@@ -59,33 +62,41 @@ class Report:
         return asdict(self)
 
 
-def latencies_us(call: Callable[[], object], n: int) -> np.ndarray:
-    for _ in range(max(10, n // 10)):  # warm-up
-        call()
-    times = np.empty(n)
+@dataclass(frozen=True)
+class Candidate:
+    """A row to measure: one house through ``single()``, a batch through ``batch(x)``."""
+
+    row: Row
+    single: Callable[[], object]
+    batch: Callable[[np.ndarray], object]
+
+
+def measure_side_by_side(
+    candidates: list[Candidate], x: np.ndarray, settings: BenchSettings
+) -> None:
+    """Fill each row's latency and throughput, round-robin: call i of every candidate runs before
+    call i+1 of any, so a burst of noise on this shared machine hits every row alike."""
+    for c in candidates:  # warm-up
+        for _ in range(max(10, settings.single_calls // 10)):
+            c.single()
+        c.batch(x)
     clock = time.perf_counter_ns
-    for i in range(n):
-        start = clock()
-        call()
-        times[i] = clock() - start
-    return times / 1000.0
-
-
-def houses_per_second(call: Callable[[np.ndarray], object], x: np.ndarray, repeats: int) -> float:
-    call(x)  # warm-up
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call(x)
-        durations.append(time.perf_counter() - start)
-    return len(x) / statistics.median(durations)
-
-
-def _fill(row: Row, single: Callable[[], object], batch: Callable[[np.ndarray], object],
-          x_batch: np.ndarray, settings: BenchSettings) -> None:  # fmt: skip
-    times = latencies_us(single, settings.single_calls)
-    row.p50_us, row.p99_us = float(np.percentile(times, 50)), float(np.percentile(times, 99))
-    row.houses_per_s = houses_per_second(batch, x_batch, settings.batch_repeats)
+    times = np.empty((len(candidates), settings.single_calls))
+    for i in range(settings.single_calls):
+        for k, c in enumerate(candidates):
+            start = clock()
+            c.single()
+            times[k, i] = clock() - start
+    durations: list[list[float]] = [[] for _ in candidates]
+    for _ in range(settings.batch_repeats):
+        for k, c in enumerate(candidates):
+            start = time.perf_counter()
+            c.batch(x)
+            durations[k].append(time.perf_counter() - start)
+    for k, c in enumerate(candidates):
+        c.row.p50_us = float(np.percentile(times[k], 50)) / 1000
+        c.row.p99_us = float(np.percentile(times[k], 99)) / 1000
+        c.row.houses_per_s = len(x) / statistics.median(durations[k])
 
 
 def _rmse(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -105,39 +116,39 @@ def holdout_rows(predictor: Predictor) -> tuple[np.ndarray, np.ndarray] | None:
     return data.features[test][:, columns].astype(np.float32), data.target[test]
 
 
-def runtime_rows(model: Path, settings: BenchSettings, x_batch: np.ndarray,
-                 test: tuple[np.ndarray, np.ndarray] | None) -> list[Row]:  # fmt: skip
+def runtime_candidates(model: Path, x_batch: np.ndarray,
+                       test: tuple[np.ndarray, np.ndarray] | None) -> list[Candidate]:  # fmt: skip
     predictor = Predictor.load(model)
     house = dict(zip(predictor.feature_names, x_batch[0].tolist(), strict=True))
     row_array = x_batch[:1].copy()
     rows = [Row("onnx runtime, predict(dict)"), Row("onnx runtime, predict_array")]
     singles = [lambda: predictor.predict(house), lambda: predictor.predict_array(row_array)]
-    for row, single in zip(rows, singles, strict=True):
+    for row in rows:
         row.file_bytes = model.stat().st_size
         row.test_rmse = _rmse(predictor.predict_array(test[0]), test[1]) if test else None
-        _fill(row, single, predictor.predict_array, x_batch, settings)
-    return rows
+    return [Candidate(r, f, predictor.predict_array) for r, f in zip(rows, singles, strict=True)]
 
 
-def torch_rows(checkpoint: Path, torchscript: Path, settings: BenchSettings, x_batch: np.ndarray,
-               test: tuple[np.ndarray, np.ndarray] | None) -> list[Row]:  # fmt: skip
+def torch_candidates(checkpoint: Path, torchscript: Path, x_batch: np.ndarray,
+                     test: tuple[np.ndarray, np.ndarray] | None) -> list[Candidate | Row]:  # fmt: skip
+    """Candidates for PyTorch eager and TorchScript; a bare Row (skipped, failed) where not."""
     try:
         import torch
     except ImportError:
         reason = "skipped: torch not installed"
         return [Row("pytorch eager", reason), Row("torchscript", reason)]
+    results: list[Candidate | Row] = []
     torch.set_num_threads(1)
     modules: list[tuple[Row, Callable[[], Any], Path]] = [
         (Row("pytorch eager"), lambda: _load_eager(checkpoint), checkpoint),
         (Row("torchscript"), lambda: _load_torchscript(torchscript), torchscript),
     ]
-    rows = []
     for row, load, path in modules:
         try:
             module = load()
         except Exception as exc:  # a missing or broken file only fails its own row
             row.status = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}"
-            rows.append(row)
+            results.append(row)
             continue
 
         def forward(x: np.ndarray, module: Any = module) -> np.ndarray:
@@ -150,9 +161,8 @@ def torch_rows(checkpoint: Path, torchscript: Path, settings: BenchSettings, x_b
 
         row.file_bytes = path.stat().st_size
         row.test_rmse = _rmse(forward(test[0]), test[1]) if test else None
-        _fill(row, single, forward, x_batch, settings)
-        rows.append(row)
-    return rows
+        results.append(Candidate(row, single, forward))
+    return results
 
 
 def _load_eager(checkpoint: Path) -> Any:
@@ -226,25 +236,34 @@ def _has_torch() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def scale(model: Path, features: tuple[str, ...], rows: int, folder: Path) -> dict[str, float]:
-    """hp-infer on a generated JSON Lines file: houses/s end to end and the process's peak RSS."""
+def scale(
+    model: Path, features: tuple[str, ...], rows: int, folder: Path, runs: int
+) -> dict[str, float]:
+    """hp-infer on a generated JSON Lines file: houses/s end to end (median of ``runs``) and the
+    peak memory of its process tree."""
     path = folder / "houses.jsonl"
     write_jsonl(path, features, rows)
+    command = [hp_infer_command(), str(path), "--model", str(model)]
+    measured = [_measured_run(command) for _ in range(runs)]
+    seconds = statistics.median(run["seconds"] for run in measured)
+    # Peak PSS of the whole process tree, sampled every 10 ms, and never below the peak RSS of
+    # the largest single process (which the kernel tracks exactly); the worst run counts.
+    peak_kb = max(max(run["tree_peak_kb"], run["maxrss_kb"]) for run in measured)
+    largest_kb = max(run["maxrss_kb"] for run in measured)
+    return {"houses": rows, "file_mb": path.stat().st_size / 1e6, "seconds": seconds,
+            "houses_per_s": rows / seconds, "peak_rss_mb": peak_kb / 1024,
+            "largest_process_rss_mb": largest_kb / 1024, "runs": runs}  # fmt: skip
+
+
+def _measured_run(command: list[str]) -> dict[str, float]:
     # Spawned from a small helper: a child forked from this torch-laden process would count our
     # pages in its peak RSS. The helper reports its child's own figures.
-    command = [hp_infer_command(), str(path), "--model", str(model)]
     result = subprocess.run([sys.executable, "-c", SPAWN_AND_MEASURE, *command],
                             capture_output=True, text=True, check=True)  # fmt: skip
     measured = json.loads(result.stdout)
     if measured["exit"] != 0:
         raise RuntimeError(f"hp-infer exited {measured['exit']} on the scale file")
-    # Peak PSS of the whole process tree, sampled every 10 ms, and never below the peak RSS of
-    # the largest single process (which the kernel tracks exactly).
-    peak_kb = max(measured["tree_peak_kb"], measured["maxrss_kb"])
-    seconds = measured["seconds"]
-    return {"houses": rows, "file_mb": path.stat().st_size / 1e6, "seconds": seconds,
-            "houses_per_s": rows / seconds, "peak_rss_mb": peak_kb / 1024,
-            "largest_process_rss_mb": measured["maxrss_kb"] / 1024}  # fmt: skip
+    return measured
 
 
 SPAWN_AND_MEASURE = """
@@ -379,13 +398,21 @@ def run(model: Path, checkpoint: Path, torchscript: Path, settings: BenchSetting
     predictor = Predictor.load(model)
     x_batch = batch_inputs(predictor.feature_names, settings.batch)
     test = holdout_rows(predictor)
-    report.rows = torch_rows(checkpoint, torchscript, settings, x_batch, test)
-    report.rows += runtime_rows(model, settings, x_batch, test)
+    entries = torch_candidates(checkpoint, torchscript, x_batch, test)
+    entries += runtime_candidates(model, x_batch, test)
+    measure_side_by_side([e for e in entries if isinstance(e, Candidate)], x_batch, settings)
+    report.rows = [e.row if isinstance(e, Candidate) else e for e in entries]
     with tempfile.TemporaryDirectory(prefix="hp-bench-") as folder:
         if settings.cold_runs:
             report.cold_start_ms = cold_start(model, torchscript, predictor.feature_names, x_batch,
                                               settings.cold_runs, Path(folder))  # fmt: skip
         if settings.scale_rows:
-            report.scale = scale(model, predictor.feature_names, settings.scale_rows, Path(folder))
+            report.scale = scale(
+                model,
+                predictor.feature_names,
+                settings.scale_rows,
+                Path(folder),
+                settings.scale_runs,
+            )
     report.targets = evaluate_targets(report)
     return report
