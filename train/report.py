@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,8 +40,9 @@ def format_cv(scores: list[CVScore], k: int, seed: int, unit: str) -> str:
 
 @contextmanager
 def progress_bar(label: str, total: int | None = None, enabled: bool = True) -> Iterator[Advance]:
-    """Yield advance(done, total): set the position when given, else step by one. rich draws it."""
-    if not enabled:
+    """Yield advance(done, total): set the position when given, else step by one. rich draws it,
+    on a terminal only: in a log or a pipe a progress bar is just noise."""
+    if not enabled or not sys.stderr.isatty():
         yield lambda done, planned: None
         return
     from rich.console import Console
