@@ -73,7 +73,8 @@ class _Priced:
 
 
 class _ChunkTask:
-    """Everything needed to price one JSON Lines chunk; rebuilt from bytes in each worker."""
+    """Everything needed to price one JSON Lines chunk. Plain pickling suffices for spawn-based
+    pools (the Predictor pickles as its model bytes); each worker builds its own session."""
 
     def __init__(self, predictor: Predictor, name: str, coerce: bool, margin: float):
         self.predictor, self.name, self.coerce, self.margin = predictor, name, coerce, margin
@@ -84,13 +85,6 @@ class _ChunkTask:
         ranges.update(batch.x, batch.locate)
         prices = self.predictor.predict_array(batch.x) if len(batch.x) else batch.x[:, 0]
         return _Priced(jsonl_prices(prices), ranges, len(batch.x))
-
-    # Pickled for spawn-based pools: the Predictor travels as model bytes (see Predictor).
-    def __getstate__(self) -> tuple[Predictor, str, bool, float]:
-        return self.predictor, self.name, self.coerce, self.margin
-
-    def __setstate__(self, state: tuple[Predictor, str, bool, float]) -> None:
-        self.__init__(*state)
 
 
 def _price_chunks(

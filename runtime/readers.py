@@ -177,10 +177,11 @@ def parse_jsonl_chunk(chunk: RawChunk, name: str, schema: Schema, coerce: bool) 
     numbers = [offset + i + 1 for i, t in enumerate(texts) if t.strip()]
     kept = [texts[n - offset - 1] for n in numbers]
     locate = lambda i: f"{name}:{numbers[i]}"  # noqa: E731
-    try:
-        return Batch(_jsonl_fast(kept, schema, locate, coerce), locate)
-    except (ValueError, InputError, RecursionError):
-        pass  # find the exact line and reason below
+    if len(kept) < len(texts):  # blank lines dropped: a fast attempt not yet tried
+        try:
+            return Batch(_jsonl_fast(kept, schema, locate, coerce), locate)
+        except (ValueError, InputError, RecursionError):
+            pass  # find the exact line and reason below
     records = []
     for i, line in enumerate(kept):
         try:
