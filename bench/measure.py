@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from houseprice.data import load_dataset
+from houseprice.data import Dataset, load_dataset
 from houseprice.runtime.predictor import Predictor
 
 
@@ -103,17 +103,18 @@ def _rmse(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(pred, np.float64) - truth) ** 2)))
 
 
-def holdout_rows(predictor: Predictor) -> tuple[np.ndarray, np.ndarray] | None:
-    """The bundled data's hold-out rows the model was tested on, if it was trained on that data."""
+def holdout_rows(
+    predictor: Predictor, data: Dataset, houses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bundled data's hold-out rows the model was tested on, if it was trained on that data.
+    ``houses``: the data's features in the model's column order."""
     from houseprice.train.split import holdout_split  # numpy only, no torch
 
-    data = load_dataset()
     config = predictor.info.config
     if predictor.info.data_sha256 != data.sha256 or "split" not in config:
         return None
     _, test = holdout_split(data.n_rows, config["split"], config["test_fraction"], config["seed"])
-    columns = [data.feature_names.index(n) for n in predictor.feature_names]
-    return data.features[test][:, columns].astype(np.float32), data.target[test]
+    return houses[test].astype(np.float32), data.target[test]
 
 
 def runtime_candidates(model: Path, x_batch: np.ndarray,
@@ -177,12 +178,10 @@ def _load_torchscript(path: Path) -> Any:
     return load_torchscript(path.read_bytes())[0].eval()
 
 
-def batch_inputs(predictor_features: tuple[str, ...], n: int, seed: int = 0) -> np.ndarray:
-    """n houses resampled from the bundled data (columns in the model's order), float32."""
-    data = load_dataset()
-    columns = [data.feature_names.index(f) for f in predictor_features]
-    rows = np.random.default_rng(seed).integers(0, data.n_rows, size=n)
-    return np.ascontiguousarray(data.features[rows][:, columns], dtype=np.float32)
+def batch_inputs(houses: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """n rows resampled from ``houses`` (features in the model's column order), float32."""
+    rows = np.random.default_rng(seed).integers(0, len(houses), size=n)
+    return np.ascontiguousarray(houses[rows], dtype=np.float32)
 
 
 def hp_infer_command() -> str:
@@ -237,12 +236,12 @@ def _has_torch() -> bool:
 
 
 def scale(
-    model: Path, features: tuple[str, ...], rows: int, folder: Path, runs: int
+    model: Path, features: tuple[str, ...], houses: np.ndarray, rows: int, folder: Path, runs: int
 ) -> dict[str, float]:
     """hp-infer on a generated JSON Lines file: houses/s end to end (median of ``runs``) and the
     peak memory of its process tree."""
     path = folder / "houses.jsonl"
-    write_jsonl(path, features, rows)
+    write_jsonl(path, features, houses, rows)
     command = [hp_infer_command(), str(path), "--model", str(model)]
     measured = [_measured_run(command) for _ in range(runs)]
     seconds = statistics.median(run["seconds"] for run in measured)
@@ -309,12 +308,11 @@ print(json.dumps({"seconds": time.perf_counter() - start, "maxrss_kb": usage.ru_
 """
 
 
-def write_jsonl(path: Path, features: tuple[str, ...], rows: int) -> None:
-    data = load_dataset()
-    columns = [data.feature_names.index(f) for f in features]
+def write_jsonl(path: Path, features: tuple[str, ...], houses: np.ndarray, rows: int) -> None:
+    """``rows`` JSON Lines houses, cycling through ``houses`` (columns named by ``features``)."""
     lines = [
-        json.dumps(dict(zip(features, (float(v) for v in row[columns]), strict=True))) + "\n"
-        for row in data.features
+        json.dumps(dict(zip(features, (float(v) for v in row), strict=True))) + "\n"
+        for row in houses
     ]
     with path.open("w") as handle:
         for start in range(0, rows, len(lines)):
@@ -396,8 +394,10 @@ def machine() -> dict[str, Any]:
 def run(model: Path, checkpoint: Path, torchscript: Path, settings: BenchSettings) -> Report:
     report = Report(settings, machine=machine())
     predictor = Predictor.load(model)
-    x_batch = batch_inputs(predictor.feature_names, settings.batch)
-    test = holdout_rows(predictor)
+    data = load_dataset()
+    houses = data.feature_matrix(predictor.feature_names)  # loaded once, in the model's order
+    x_batch = batch_inputs(houses, settings.batch)
+    test = holdout_rows(predictor, data, houses)
     entries = torch_candidates(checkpoint, torchscript, x_batch, test)
     entries += runtime_candidates(model, x_batch, test)
     measure_side_by_side([e for e in entries if isinstance(e, Candidate)], x_batch, settings)
@@ -410,6 +410,7 @@ def run(model: Path, checkpoint: Path, torchscript: Path, settings: BenchSetting
             report.scale = scale(
                 model,
                 predictor.feature_names,
+                houses,
                 settings.scale_rows,
                 Path(folder),
                 settings.scale_runs,

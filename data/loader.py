@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -56,6 +57,13 @@ class Dataset:
     @property
     def n_rows(self) -> int:
         return self.features.shape[0]
+
+    def feature_matrix(self, names: Sequence[str]) -> np.ndarray:
+        """The features in the order of ``names`` (exact names), e.g. a model's input columns."""
+        missing = [n for n in names if n not in self.feature_names]
+        if missing:
+            raise DataError(f"{self.source}: no feature {', '.join(missing)}")
+        return self.features[:, [self.feature_names.index(n) for n in names]]
 
     def drop(self, names: list[str] | tuple[str, ...]) -> Dataset:
         """The same data without the named feature columns (names matched case-insensitively)."""

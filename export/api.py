@@ -96,11 +96,9 @@ def training_rows(trained: TrainedModel) -> np.ndarray | None:
         if not path.is_file() or _sha256(path) != trained.data_sha256:
             continue
         try:
-            data = load_dataset(path, trained.target_name)
+            return load_dataset(path, trained.target_name).feature_matrix(trained.feature_names)
         except DataError:
             continue
-        columns = [data.feature_names.index(n) for n in trained.feature_names]
-        return data.features[:, columns]
     return None
 
 

@@ -100,3 +100,12 @@ def test_loader_never_fails_with_anything_but_data_error(tmp_path_factory, blob:
     except DataError:
         return
     assert np.isfinite(data.features).all() and np.isfinite(data.target).all()
+
+
+def test_feature_matrix_orders_columns_by_name():
+    data = load_dataset()
+    picked = data.feature_matrix(["LSTAT", "CRIM"])
+    np.testing.assert_array_equal(picked[:, 0], data.features[:, data.feature_names.index("LSTAT")])
+    np.testing.assert_array_equal(picked[:, 1], data.features[:, 0])
+    with pytest.raises(DataError, match="no feature GARDEN"):
+        data.feature_matrix(["CRIM", "GARDEN"])
