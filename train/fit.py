@@ -119,9 +119,8 @@ def _fit_member(
         for start in range(0, n, batch):
             rows = order[start : start + batch] if order is not None else slice(None)
             loss = ((member(z_fit[rows]) - t_fit[rows]) ** 2).mean()
-            member.zero_grad(
-                set_to_none=True
-            )  # the optimiser's zero_grad pays a dynamo guard per call
+            # Module.zero_grad: the optimiser's zero_grad pays a dynamo guard on every call.
+            member.zero_grad(set_to_none=True)
             (loss * config.loss_scale).backward()
             optimiser.step()
             total += loss.item() * (min(start + batch, n) - start)

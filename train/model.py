@@ -35,9 +35,11 @@ class PriceMLP(nn.Module):
 
     def transform(self, features: torch.Tensor) -> torch.Tensor:
         """Raw features (batch, n_features) -> the standardized inputs the members see."""
-        logged = torch.log1p(torch.clamp(features, min=0.0))
-        x = torch.where(self.log_mask > 0, logged, features)  # (batch, n_features)
-        return (x - self.x_mean) / self.x_scale
+        return (self._log_skewed(features) - self.x_mean) / self.x_scale
+
+    def _log_skewed(self, x: torch.Tensor) -> torch.Tensor:
+        """log1p(max(x, 0)) in the columns of log_mask, x elsewhere: (batch, n_features)."""
+        return torch.where(self.log_mask > 0, torch.log1p(torch.clamp(x, min=0.0)), x)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         z = self.transform(features)  # (batch, n_features)
@@ -51,7 +53,7 @@ class PriceMLP(nn.Module):
         """Fit the buffers on training rows only; x (n, n_features), y (n,) already log'd if needed."""
         if log_skewed:
             self.log_mask.copy_(skewed_columns(x).float())
-            x = torch.where(self.log_mask > 0, torch.log1p(torch.clamp(x, min=0.0)), x)
+            x = self._log_skewed(x)
         if not standardize:
             return
         x_scale = x.std(dim=0, unbiased=False)
