@@ -1,0 +1,240 @@
+"""Parse JSON Lines in whole-array numpy steps when every line is the same object.
+
+Machine-written JSON Lines usually repeat one shape: the same keys in the same order with the same
+spacing, and only the numbers change. json.loads spends ~5 us per house building a dict and
+floats one at a time; here a block of such lines is read as one byte array instead:
+
+1. The first line, parsed by json, must be an object of exactly the model's features, each a
+   number. It is the template.
+2. Each line, with every number (a run of ``0-9 + - . e E`` outside strings) replaced by ``#``,
+   must equal the template treated the same way: then each line is the template with other
+   numbers in the same places.
+3. Each number must follow JSON's grammar (float() alone would also take "+1", ".5", "01", ...).
+4. A number whose digits form an integer below 2**53, scaled by a power of ten within +-22, is
+   converted with one correctly rounded multiply or divide (Clinger's fast path, exact); any
+   other number goes through float(), which rounds the same way json does.
+
+Anything else returns None and the caller's json path takes over (which also names the first bad
+line). The values returned are bit for bit those json.loads and validation would produce.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from houseprice.runtime.validate import Schema
+
+# Lines per block: the block's arrays stay in the CPU cache and reuse the same memory; on a whole
+# 16k-line chunk numpy's big temporaries cost more in page faults than in arithmetic.
+BLOCK_LINES = 1024
+_QUOTE, _COMMA, _SLASH, _MARK = (np.uint8(c) for c in b'",/#')
+_PLUS, _MINUS, _ZERO = (np.uint8(c) for c in b"+-0")
+_LOWER_E, _CASE_BIT = np.uint8(ord("e")), np.uint8(0x20)
+# Exact conversion: an integer mantissa of at most 18 digits (exact in int64) that is below
+# 2**53 (exact as a double), and a power of ten that is itself an exact double (10**22 at most).
+_MAX_DIGITS = 18
+_EXACT_MANTISSA = 2**53
+_EXACT_POWERS = 10.0 ** np.arange(23)
+
+
+def parse_uniform_lines(lines: Sequence[bytes], schema: Schema) -> np.ndarray | None:
+    """(len(lines), width) float64 in the schema's column order, or None unless every line is
+    the template line (the first) with other numbers (then json must parse them)."""
+    if not lines:
+        return None
+    template = _Template.from_line(lines[0], schema)
+    if template is None:
+        return None
+    table = np.empty((len(lines), schema.width), dtype=np.float64)
+    for start in range(0, len(lines), BLOCK_LINES):
+        block = lines[start : start + BLOCK_LINES]
+        values = template.read(b"".join(block), len(block))
+        if values is None:
+            return None
+        table[start : start + len(block), template.columns] = values
+    return table
+
+
+class _Template:
+    """The first line's shape: its bytes with each number replaced by a mark, and for each
+    number (in line order) the schema column it fills."""
+
+    def __init__(self, skeleton: np.ndarray, columns: list[int]):
+        self.skeleton, self.columns = skeleton, columns
+
+    @classmethod
+    def from_line(cls, line: bytes, schema: Schema) -> _Template | None:
+        if not line.endswith(b"\n"):
+            line += b"\n"
+        if not line.isascii() or b"\\" in line:
+            return None
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(record, dict) or len(record) != schema.width:
+            return None
+        # Plain numbers only: not bool, not NaN or Infinity (json takes them, JSON has no such
+        # number), and numbers in strings are --coerce's business.
+        if not all(_plain_number(v) for v in record.values()):
+            return None
+        columns = [schema.column(key) for key in record]
+        if sorted(c for c in columns if c is not None) != list(range(schema.width)):
+            return None
+        chars = np.frombuffer(line, dtype=np.uint8)
+        numeric = _number_chars(chars)
+        starts, _ = _runs(numeric)
+        if len(starts) != schema.width:  # one run per value, none elsewhere
+            return None
+        return cls(_skeleton(chars, numeric, starts), columns)  # type: ignore[arg-type]
+
+    def read(self, data: bytes, lines: int) -> np.ndarray | None:
+        """(lines, width) numbers of a block of ``lines`` lines, or None if it does not match."""
+        if not data.isascii() or b"\\" in data:
+            return None
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        chars = np.frombuffer(data, dtype=np.uint8)
+        numeric = _number_chars(chars)
+        starts, ends = _runs(numeric)
+        if len(starts) != lines * len(self.columns):
+            return None
+        skeleton = _skeleton(chars, numeric, starts)
+        if len(skeleton) != lines * len(self.skeleton):
+            return None
+        if not (skeleton.reshape(lines, -1) == self.skeleton).all():
+            return None
+        numbers = _Numbers(chars, starts, int((ends - starts).max()))
+        if not numbers.valid:
+            return None
+        values = numbers.values(data, starts, ends)
+        if not np.isfinite(values).all():
+            return None
+        return values.reshape(lines, len(self.columns))
+
+
+def _plain_number(value: object) -> bool:
+    return type(value) is int or (type(value) is float and math.isfinite(value))
+
+
+def _number_chars(chars: np.ndarray) -> np.ndarray:
+    """Number characters outside strings. (With no backslash in the data every quote opens or
+    closes a string, so an odd count of quotes so far means "inside".)"""
+    quotes = chars == _QUOTE
+    inside = (np.cumsum(quotes, dtype=np.int32) & 1).astype(bool) | quotes
+    # '+' ',' '-' '.' '/' '0'...'9' are consecutive in ASCII; ',' and '/' are not number chars.
+    punct_or_digit = ((chars - _PLUS) < 15) & (chars != _COMMA) & (chars != _SLASH)
+    return (punct_or_digit | ((chars | _CASE_BIT) == _LOWER_E)) & ~inside
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) of each run of True. (The data starts with a non-number char:
+    the template line parsed as an object, and blocks start where lines do.)"""
+    if mask[0]:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    return edges[0::2], edges[1::2]
+
+
+def _skeleton(chars: np.ndarray, numeric: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The bytes with each number replaced by one mark."""
+    keep = ~numeric
+    keep[starts] = True
+    marked = chars.copy()
+    marked[starts] = _MARK
+    return marked[keep]
+
+
+class _S:
+    r"""States of JSON's number grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?. The states
+    a mantissa digit enters (ZERO, INT, FRAC) are consecutive, as are the exponent's."""
+
+    START, MINUS, ZERO, INT, FRAC, DOT, EXP, EXP_SIGN, EXP_DIGITS, DONE, ERROR = range(11)
+
+
+def _transitions() -> np.ndarray:
+    """[state * 256 + character] -> next state. A complete number goes to DONE on the character
+    after it (never a number character: runs are maximal); anything unexpected to ERROR."""
+    step = np.full((_S.ERROR + 1, 256), _S.ERROR, dtype=np.intp)
+    ends_a_number = np.ones(256, dtype=bool)
+    ends_a_number[list(b"0123456789+-.eE")] = False
+    for state in (_S.ZERO, _S.INT, _S.FRAC, _S.EXP_DIGITS):
+        step[state, ends_a_number] = _S.DONE
+    step[_S.DONE] = _S.DONE
+    digits = b"0123456789"
+    for state, moves in {
+        _S.START: {b"0": _S.ZERO, b"123456789": _S.INT, b"-": _S.MINUS},
+        _S.MINUS: {b"0": _S.ZERO, b"123456789": _S.INT},
+        _S.ZERO: {b".": _S.DOT, b"eE": _S.EXP},  # no digit after a leading zero
+        _S.INT: {digits: _S.INT, b".": _S.DOT, b"eE": _S.EXP},
+        _S.DOT: {digits: _S.FRAC},
+        _S.FRAC: {digits: _S.FRAC, b"eE": _S.EXP},
+        _S.EXP: {digits: _S.EXP_DIGITS, b"+-": _S.EXP_SIGN},
+        _S.EXP_SIGN: {digits: _S.EXP_DIGITS},
+        _S.EXP_DIGITS: {digits: _S.EXP_DIGITS},
+    }.items():
+        for chars, target in moves.items():
+            step[state, list(chars)] = target
+    return step.ravel()
+
+
+_STEP = _transitions()
+_EXPONENT_CAP = 10_000  # beyond any double's; keeps the running exponent from overflowing
+
+
+class _Numbers:
+    """The numbers starting at ``starts`` in ``chars``, read in step: character j of every number
+    at once. Each number is followed by a non-number character within ``chars``."""
+
+    def __init__(self, chars: np.ndarray, starts: np.ndarray, longest: int):
+        n = len(starts)
+        state = np.full(n, _S.START, dtype=np.intp)
+        mantissa = np.zeros(n, dtype=np.int64)  # the digits without the dot, as an integer
+        significant = np.zeros(n, dtype=np.intp)  # digits from the first non-zero one on
+        started = np.zeros(n, dtype=bool)  # a non-zero digit has been read
+        fraction = np.zeros(n, dtype=np.intp)  # digits after the dot
+        exponent = np.zeros(n, dtype=np.int64)
+        negative_exponent = np.zeros(n, dtype=bool)
+        had_exponent = np.zeros(n, dtype=bool)
+        at = starts.copy()
+        for _ in range(longest + 1):  # + 1: the character that ends the longest number
+            char = chars.take(at, mode="clip")  # clipped only for numbers already read
+            state = _STEP.take(state * 256 + char)
+            digit = (char - _ZERO).astype(np.int64)
+            in_mantissa = (state - _S.ZERO).astype(np.uintp) < 3
+            np.copyto(mantissa, mantissa * 10 + digit, where=in_mantissa)
+            started |= in_mantissa & (digit > 0)
+            significant += in_mantissa & started
+            fraction += state == _S.FRAC
+            in_exponent_part = (state - _S.EXP).astype(np.uintp) < 3
+            if in_exponent_part.any():  # skipped for data without exponents
+                had_exponent |= in_exponent_part
+                capped = np.minimum(exponent * 10 + digit, _EXPONENT_CAP)
+                np.copyto(exponent, capped, where=state == _S.EXP_DIGITS)
+                negative_exponent |= (state == _S.EXP_SIGN) & (char == _MINUS)
+            at += 1
+        self.valid = bool((state == _S.DONE).all())
+        self.mantissa, self.significant = mantissa, significant
+        self.scale = np.where(negative_exponent, -exponent, exponent) - fraction
+        self.negative = chars.take(starts) == _MINUS
+        self.integer = (fraction == 0) & ~had_exponent  # json makes these ints, not floats
+
+    def values(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Each number's value (``data[starts[i]:ends[i]]``), exactly as json reads it."""
+        fast = (
+            (self.significant <= _MAX_DIGITS)
+            & (self.mantissa <= _EXACT_MANTISSA)  # (and not wrapped around: at most 18 digits)
+            & (np.abs(self.scale) < len(_EXACT_POWERS))
+        )
+        power = _EXACT_POWERS[np.minimum(np.abs(self.scale), len(_EXACT_POWERS) - 1)]
+        m = self.mantissa.astype(np.float64)
+        values = np.where(self.scale >= 0, m * power, m / power)
+        for i in np.flatnonzero(~fast):  # rare: long or far-out numbers, read as json does
+            values[i] = abs(float(data[starts[i] : ends[i]]))
+        # json reads "-0" as the integer 0, i.e. +0.0, but "-0.0" and "-0e0" as -0.0.
+        np.negative(values, out=values, where=self.negative & ~(self.integer & (values == 0)))
+        return values
