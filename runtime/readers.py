@@ -23,7 +23,6 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from houseprice.runtime.errors import InputError
-from houseprice.runtime.uniform_lines import parse_uniform_lines
 from houseprice.runtime.validate import Locate, Schema, finite_float32, records_to_array
 
 # Rows per chunk: large enough to amortise per-call overheads, small enough that a chunk of
@@ -166,6 +165,8 @@ def jsonl_chunks(first: bytes, stream: BinaryIO, chunk_rows: int) -> Iterator[Ra
 
 def parse_jsonl_chunk(chunk: RawChunk, name: str, schema: Schema, coerce: bool) -> Batch:
     """Validated houses of one chunk (blank lines skipped); InputError names the exact line."""
+    from houseprice.runtime.uniform_lines import parse_uniform_lines  # JSON Lines only
+
     lines, offset = chunk.lines, chunk.offset
     uniform = parse_uniform_lines(lines, schema)  # the usual machine-written shape; None if not
     if uniform is not None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from houseprice.runtime.predictor import Predictor
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, run_cli, script
 from tests.runtime.model_files import sum_model
 
 HOUSE = json.loads((EXAMPLES / "house.json").read_text())
@@ -71,6 +72,27 @@ def test_late_error_in_a_large_file_leaves_stdout_empty(exported, tmp_path):
     path = tmp_path / "many.jsonl"
     path.write_text(line * 150_000 + '{"CRIM": 1}\n')
     _fails(_infer(exported, str(path)), 1, "many.jsonl:150001: missing feature")
+
+
+def test_a_reader_that_leaves_early_ends_the_run_quietly(exported, tmp_path):
+    path = tmp_path / "many.jsonl"
+    path.write_text(
+        (json.dumps(HOUSE) + "\n") * 20_000
+    )  # ~400 KB of prices: more than a pipe holds
+    command = [script("hp-infer"), str(path), "--model", str(exported.onnx)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.read(1) == b"{"
+        process.stdout.close()  # as `hp-infer many.jsonl | head -c 1` does
+        err = process.stderr.read()
+    assert process.returncode == 5 and err == b"", err  # no traceback, no noise
+
+
+def test_fast_exit_still_flushes_everything(exported, tmp_path):
+    path = tmp_path / "few.jsonl"
+    path.write_text((json.dumps(HOUSE) + "\n") * 3)
+    result = _infer(exported, str(path))  # stdout is a pipe: block-buffered, flushed at exit
+    assert result.returncode == 0 and result.stdout.count(b"\n") == 3, result.stderr
 
 
 def _with(**change) -> bytes:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from houseprice.data import load_dataset
-from houseprice.runtime import InputError, readers
+from houseprice.runtime import InputError, uniform_lines
 from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.readers import Format, wrap_text
@@ -73,16 +73,16 @@ def test_uniform_json_lines_take_the_vectorised_path_with_the_same_answer(
 ):
     data, expected = _jsonl(houses), _expected(predictor, houses)
     calls = []
-    real = readers.parse_uniform_lines
+    real = uniform_lines.parse_uniform_lines
     monkeypatch.setattr(
-        readers, "parse_uniform_lines", lambda *a: calls.append(real(*a)) or calls[-1]
+        uniform_lines, "parse_uniform_lines", lambda *a: calls.append(real(*a)) or calls[-1]
     )
     vectorised, _ = _run(predictor, data, "in.jsonl")
     assert calls and calls[0] is not None, "json.dumps lines should take the vectorised path"
     assert [json.loads(line) for line in vectorised.splitlines()] == [
         {"price": p} for p in expected
     ]
-    monkeypatch.setattr(readers, "parse_uniform_lines", lambda *a: None)  # json only
+    monkeypatch.setattr(uniform_lines, "parse_uniform_lines", lambda *a: None)  # json only
     assert _run(predictor, data, "in.jsonl")[0] == vectorised
 
 
