@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from houseprice.runtime.cli_support import EXIT_MODEL, fail, run_app
+from houseprice.runtime.cli_support import EXIT_INPUT, EXIT_MODEL, fail, run_app
 
 PROG = "hp-bench"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -32,6 +32,14 @@ def bench(
     quick: bool = typer.Option(
         False, "--quick", help="Tiny sizes: checks that everything runs, not how fast."
     ),
+    data: Path = typer.Option(
+        None,
+        "--data",
+        help="Houses to time (UCI layout or CSV with header) [the bundled Boston data].",
+    ),
+    target: str = typer.Option(
+        None, "--target", help="DATA's target column [the model's; MEDV in the bundled data]."
+    ),
     scale_rows: int = typer.Option(
         None,
         "--scale-rows",
@@ -43,6 +51,7 @@ def bench(
 
     from houseprice.bench.measure import QUICK, BenchSettings, run
     from houseprice.bench.report import format_report
+    from houseprice.data import DataError
     from houseprice.runtime.errors import ModelError
 
     settings = QUICK if quick else BenchSettings()
@@ -50,9 +59,11 @@ def bench(
         settings = replace(settings, scale_rows=scale_rows)
     torchscript = torchscript or model.parent / "model.torchscript.pt"
     try:
-        report = run(model, checkpoint, torchscript, settings)
+        report = run(model, checkpoint, torchscript, settings, data, target)
     except ModelError as exc:
         fail(PROG, str(exc), EXIT_MODEL)
+    except DataError as exc:
+        fail(PROG, str(exc), EXIT_INPUT)
     typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from houseprice.data import Dataset, load_dataset
+from houseprice.data import DEFAULT_TARGET, DataError, Dataset, load_dataset
 from houseprice.runtime.predictor import Predictor
 
 
@@ -391,11 +391,27 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def run(model: Path, checkpoint: Path, torchscript: Path, settings: BenchSettings) -> Report:
+def run(
+    model: Path,
+    checkpoint: Path,
+    torchscript: Path,
+    settings: BenchSettings,
+    data_path: Path | None = None,
+    target: str | None = None,
+) -> Report:
+    """Every measurement, on houses from ``data_path`` (the bundled data when None), whose
+    ``target`` column is split off (when None: the model's target in a user's file, MEDV in the
+    bundled data). DataError if the data lacks a feature the model takes."""
     report = Report(settings, machine=machine())
     predictor = Predictor.load(model)
-    data = load_dataset()
-    houses = data.feature_matrix(predictor.feature_names)  # loaded once, in the model's order
+    if target is None:
+        target = predictor.info.target_name if data_path else DEFAULT_TARGET
+    data = load_dataset(data_path, target=target)
+    try:
+        houses = data.feature_matrix(predictor.feature_names)  # loaded once, in the model's order
+    except DataError as exc:
+        message = f"{exc}, which the model takes; pass the data it was trained on (--data)"
+        raise DataError(message) from None
     x_batch = batch_inputs(houses, settings.batch)
     test = holdout_rows(predictor, data, houses)
     entries = torch_candidates(checkpoint, torchscript, x_batch, test)

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 
+from houseprice.runtime.contract import ModelInfo
 from tests.conftest import run_cli
+from tests.runtime.model_files import sum_model
 
 COLUMNS = {"name", "status", "file_bytes", "test_rmse", "p50_us", "p99_us", "houses_per_s"}
 ROWS = [
@@ -57,3 +59,23 @@ def test_a_missing_checkpoint_fails_only_its_row(exported, tmp_path):
     rows = {r["name"]: r for r in json.loads(result.stdout)["rows"]}
     assert rows["pytorch eager"]["status"].startswith("failed: CheckpointError")
     assert rows["onnx runtime, predict_array"]["status"] == "ok"
+
+
+def test_a_model_of_other_data_needs_that_data(tmp_path):
+    names = ("ROOMS", "AREA")
+    own = ModelInfo(names, (1.0, 20.0), (9.0, 400.0), "PRICE", "$", "0" * 64, "test")
+    model = sum_model(tmp_path / "own.onnx", 2, own.to_metadata())
+    common = ("--quick", "--json", "--scale-rows", "50", "--model", str(model),
+              "--checkpoint", str(tmp_path / "none.pt"))  # fmt: skip
+    boston = run_cli("hp-bench", *common, timeout=300)
+    assert boston.returncode == 1 and boston.stdout == b"", boston.stderr
+    err = boston.stderr.decode()
+    assert err.count("\n") == 1 and err.startswith("hp-bench: error: ") and "ROOMS, AREA" in err
+    data = tmp_path / "own.csv"
+    data.write_text("ROOMS,AREA,PRICE\n" + "".join(f"{r},{30 * r},{r * 50}\n" for r in range(1, 9)))
+    result = run_cli("hp-bench", *common, "--data", str(data), timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)["rows"]}
+    assert rows["onnx runtime, predict_array"]["status"] == "ok"
+    assert rows["onnx runtime, predict_array"]["test_rmse"] is None  # not its training data
+    assert json.loads(result.stdout)["scale"]["houses"] == 50
