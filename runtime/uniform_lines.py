@@ -65,6 +65,7 @@ class _Template:
 
     def __init__(self, skeleton: np.ndarray, columns: list[int]):
         self.skeleton, self.columns = skeleton, columns
+        self.key_e = int(np.count_nonzero((skeleton | _CASE_BIT) == _LOWER_E))  # e/E per line
 
     @classmethod
     def from_line(cls, line: bytes, schema: Schema) -> _Template | None:
@@ -108,7 +109,9 @@ class _Template:
             return None
         if not (skeleton.reshape(lines, -1) == self.skeleton).all():
             return None
-        numbers = _Numbers(chars, starts, int((ends - starts).max()))
+        # Every e or E outside the numbers is in the template's keys: any more are exponents.
+        exponents = data.count(b"e") + data.count(b"E") > lines * self.key_e
+        numbers = _Numbers(chars, starts, int((ends - starts).max()), exponents)
         if not numbers.valid:
             return None
         values = numbers.values(data, starts, ends)
@@ -150,10 +153,10 @@ def _skeleton(chars: np.ndarray, numeric: np.ndarray, starts: np.ndarray) -> np.
 
 
 class _S:
-    r"""States of JSON's number grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?. The states
-    a mantissa digit enters (ZERO, INT, FRAC) are consecutive, as are the exponent's."""
+    r"""States of JSON's number grammar, -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?. The states a
+    mantissa digit enters come first, so ``state < 3`` finds them."""
 
-    START, MINUS, ZERO, INT, FRAC, DOT, EXP, EXP_SIGN, EXP_DIGITS, DONE, ERROR = range(11)
+    ZERO, INT, FRAC, START, MINUS, DOT, EXP, EXP_SIGN, EXP_DIGITS, DONE, ERROR = range(11)
 
 
 def _transitions() -> np.ndarray:
@@ -188,37 +191,44 @@ _EXPONENT_CAP = 10_000  # beyond any double's; keeps the running exponent from o
 
 class _Numbers:
     """The numbers starting at ``starts`` in ``chars``, read in step: character j of every number
-    at once. Each number is followed by a non-number character within ``chars``."""
+    at once. Each number is followed by a non-number character within ``chars``. ``exponents``:
+    whether any of them may have one (if not, that bookkeeping is skipped)."""
 
-    def __init__(self, chars: np.ndarray, starts: np.ndarray, longest: int):
+    def __init__(self, chars: np.ndarray, starts: np.ndarray, longest: int, exponents: bool):
         n = len(starts)
         state = np.full(n, _S.START, dtype=np.intp)
         mantissa = np.zeros(n, dtype=np.int64)  # the digits without the dot, as an integer
-        significant = np.zeros(n, dtype=np.intp)  # digits from the first non-zero one on
-        started = np.zeros(n, dtype=bool)  # a non-zero digit has been read
+        digits = np.zeros(n, dtype=np.intp)  # in the mantissa, leading zeros included
         fraction = np.zeros(n, dtype=np.intp)  # digits after the dot
         exponent = np.zeros(n, dtype=np.int64)
         negative_exponent = np.zeros(n, dtype=bool)
         had_exponent = np.zeros(n, dtype=bool)
-        at = starts.copy()
+        at, char, index, scratch = (
+            starts.copy(),
+            np.empty(n, np.uint8),
+            np.empty_like(state),
+            np.empty_like(mantissa),
+        )
         for _ in range(longest + 1):  # + 1: the character that ends the longest number
-            char = chars.take(at, mode="clip")  # clipped only for numbers already read
-            state = _STEP.take(state * 256 + char)
-            digit = (char - _ZERO).astype(np.int64)
-            in_mantissa = (state - _S.ZERO).astype(np.uintp) < 3
-            np.copyto(mantissa, mantissa * 10 + digit, where=in_mantissa)
-            started |= in_mantissa & (digit > 0)
-            significant += in_mantissa & started
+            np.take(chars, at, out=char, mode="clip")  # clipped only for numbers already read
+            np.multiply(state, 256, out=index)
+            index += char
+            np.take(_STEP, index, out=state)
+            in_mantissa = state < 3
+            np.multiply(mantissa, 10, out=scratch)  # mantissa * 10 + digit, where a digit came
+            scratch += char
+            scratch -= _ZERO
+            mantissa = np.where(in_mantissa, scratch, mantissa)  # (faster than copyto's where=)
+            digits += in_mantissa
             fraction += state == _S.FRAC
-            in_exponent_part = (state - _S.EXP).astype(np.uintp) < 3
-            if in_exponent_part.any():  # skipped for data without exponents
-                had_exponent |= in_exponent_part
-                capped = np.minimum(exponent * 10 + digit, _EXPONENT_CAP)
+            if exponents:
+                had_exponent |= state == _S.EXP
+                capped = np.minimum(exponent * 10 + char - _ZERO, _EXPONENT_CAP)
                 np.copyto(exponent, capped, where=state == _S.EXP_DIGITS)
                 negative_exponent |= (state == _S.EXP_SIGN) & (char == _MINUS)
             at += 1
         self.valid = bool((state == _S.DONE).all())
-        self.mantissa, self.significant = mantissa, significant
+        self.mantissa, self.digits = mantissa, digits
         self.scale = np.where(negative_exponent, -exponent, exponent) - fraction
         self.negative = chars.take(starts) == _MINUS
         self.integer = (fraction == 0) & ~had_exponent  # json makes these ints, not floats
@@ -226,8 +236,8 @@ class _Numbers:
     def values(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Each number's value (``data[starts[i]:ends[i]]``), exactly as json reads it."""
         fast = (
-            (self.significant <= _MAX_DIGITS)
-            & (self.mantissa <= _EXACT_MANTISSA)  # (and not wrapped around: at most 18 digits)
+            (self.digits <= _MAX_DIGITS)  # so the int64 mantissa cannot have wrapped around
+            & (self.mantissa <= _EXACT_MANTISSA)
             & (np.abs(self.scale) < len(_EXACT_POWERS))
         )
         power = _EXACT_POWERS[np.minimum(np.abs(self.scale), len(_EXACT_POWERS) - 1)]
