@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -182,11 +181,12 @@ def _open_output(output: Path | None) -> Iterator[BinaryIO]:
                 fail(PROG, f"cannot write {output}: {exc.strerror or exc}", EXIT_OUTPUT)
             yield sink
         return
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+    from houseprice.runtime.files import Spool
+
+    with Spool(SPOOL_BYTES) as spool:
         yield spool  # type: ignore[misc]
-        spool.seek(0)
         try:
-            _copy_to_stdout(spool)
+            _copy_to_stdout(spool.rewind())
         except BrokenPipeError:
             # The reader left early (`hp-infer big.jsonl | head`): stop quietly, as cat does.
             # Later writes to stdout (Python's own flush at exit) must not fail again.

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from houseprice.runtime.files import atomic_open, atomic_write_bytes
+from houseprice.runtime.files import Spool, atomic_open, atomic_write_bytes
 
 
 def test_atomic_write_replaces_only_when_complete(tmp_path):
@@ -24,3 +24,12 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+@pytest.mark.parametrize("limit", [0, 5, 1 << 20])
+def test_spool_gives_back_everything_in_memory_or_on_disk(limit):
+    with Spool(limit) as spool:
+        for piece in (b"abc", b"", b"defgh", b"ij"):
+            assert spool.write(piece) == len(piece)
+        assert spool.on_disk == (limit < 10)
+        assert spool.rewind().read() == b"abcdefghij"
