@@ -244,7 +244,8 @@ def scale(
     write_jsonl(path, features, houses, rows)
     command = [hp_infer_command(), str(path), "--model", str(model)]
     # Timed runs are left alone: reading /proc/PID/smaps_rollup every 10 ms walks the page
-    # tables of every process and took ~20% of the time on 2 CPUs. One more run samples memory.
+    # tables of every process, and made the 1M-house run ~1.5x slower on 2 CPUs (4.4-5.1 s
+    # instead of 2.8-3.0 s). One more run samples memory.
     timed = [_measured_run(command, sample_memory=False) for _ in range(runs)]
     measured = [*timed, _measured_run(command, sample_memory=True)]
     seconds = statistics.median(run["seconds"] for run in timed)

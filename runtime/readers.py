@@ -168,18 +168,17 @@ def parse_jsonl_chunk(chunk: RawChunk, name: str, schema: Schema, coerce: bool) 
     from houseprice.runtime.uniform_lines import parse_uniform_lines  # JSON Lines only
 
     lines, offset = chunk.lines, chunk.offset
+    by_line = lambda i: f"{name}:{offset + i + 1}"  # noqa: E731  (house i is line i of the chunk)
     uniform = parse_uniform_lines(lines, schema)  # the usual machine-written shape; None if not
     if uniform is not None:
-        locate = lambda i: f"{name}:{offset + i + 1}"  # noqa: E731
-        return Batch(finite_float32(uniform, schema, locate), locate)
+        return Batch(finite_float32(uniform, schema, by_line), by_line)
     # Split on "\n" only, as the stream was: str.splitlines would also split on U+2028 and kin.
     texts = _decode(b"".join(lines), name, offset).split("\n")
     if len(texts) > len(lines):
         texts.pop()  # the empty piece after the final newline
     if all(texts):  # no empty lines (the usual case): line i of the chunk is house i
-        locate = lambda i: f"{name}:{offset + i + 1}"  # noqa: E731
         try:
-            return Batch(_jsonl_fast(texts, schema, locate, coerce), locate)
+            return Batch(_jsonl_fast(texts, schema, by_line, coerce), by_line)
         except (ValueError, InputError, RecursionError):
             pass  # maybe whitespace-only lines; the general path below sorts it out
     numbers = [offset + i + 1 for i, t in enumerate(texts) if t.strip()]
