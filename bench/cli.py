@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from houseprice.runtime.cli_support import EXIT_INPUT, EXIT_MODEL, fail, run_app
+from houseprice.runtime.cli_support import EXIT_INPUT, EXIT_MODEL, echo, fail, run_app
 
 PROG = "hp-bench"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -64,7 +64,7 @@ def bench(
         fail(PROG, str(exc), EXIT_MODEL)
     except DataError as exc:
         fail(PROG, str(exc), EXIT_INPUT)
-    typer.echo(json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
+    echo(PROG, json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ def format_report(report: Report) -> str:
     if report.targets:
         lines += ["", "targets:"]
         for t in report.targets:
-            mark = "met" if t["met"] else "NOT MET"
+            mark = {True: "met", False: "NOT MET", None: "not measured"}[t["met"]]
             lines.append(
                 f"  {t['target']:<55}{_num(t['measured'], ',.3g'):>10}  {t['bound']:<10}{mark}"
             )

@@ -198,6 +198,9 @@ def _check_header(cells: list[str], file: Path, lineno: int) -> tuple[str, ...]:
     return names
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _cell(text: str, file: Path, lineno: int, column: str) -> float:
     try:
         value = float(text)
@@ -208,6 +211,11 @@ def _cell(text: str, file: Path, lineno: int, column: str) -> float:
     if not math.isfinite(value):
         raise DataError(
             f"{file}:{lineno}: column {column}: {text.strip()!r} is not a finite number"
+        )
+    if abs(value) > FLOAT32_MAX:  # training and the exported graph compute in float32
+        raise DataError(
+            f"{file}:{lineno}: column {column}: {text.strip()!r} is beyond float32's range "
+            f"(+-{FLOAT32_MAX:.4g})"
         )
     return value
 

@@ -16,7 +16,12 @@ import torch
 
 from houseprice.data import DataError, bundled_data_path, load_dataset
 from houseprice.export.config import ExportConfig
-from houseprice.export.errors import ExportError, ParityError
+from houseprice.export.errors import (
+    ConversionError,
+    ExportOutputError,
+    ExportUsageError,
+    ParityError,
+)
 from houseprice.export.onnx_export import export_onnx
 from houseprice.export.parity import (
     ParityResult,
@@ -28,7 +33,8 @@ from houseprice.export.parity import (
 from houseprice.export.torchscript_export import export_torchscript, load_torchscript
 from houseprice.runtime._version import __version__
 from houseprice.runtime.contract import ModelInfo
-from houseprice.runtime.files import atomic_write_bytes
+from houseprice.runtime.errors import ModelError, OutputError
+from houseprice.runtime.files import atomic_write_many
 from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import TrainedModel, load_checkpoint
 
@@ -60,18 +66,24 @@ class Artifact:
 def export_model(
     checkpoint: Path, out: Path, formats: Sequence[str], config: ExportConfig = ExportConfig()
 ) -> list[Artifact]:
-    """Export, gate, then write every format; on any failure nothing but a failure dump is written."""
+    """Export, gate, then write every format and the manifest as one set: on any failure nothing
+    but a failure dump is written, and the files already in ``out`` stay as they were."""
     unknown = [f for f in formats if f not in FILE_NAMES]
     if unknown:
-        raise ExportError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all")
+        raise ExportUsageError(
+            f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all"
+        )
     trained = load_checkpoint(checkpoint)
     check_writable(out)
     info = model_info(trained)
     inputs = parity_inputs(info, config, training_rows(trained))
     artifacts = [_gated(fmt, trained, info, inputs, out, config) for fmt in formats]
-    for artifact in artifacts:
-        atomic_write_bytes(artifact.path, artifact.data)
-    write_manifest(out, checkpoint, artifacts, config)
+    files = {a.path: a.data for a in artifacts}
+    files[out / MANIFEST] = manifest_bytes(out, checkpoint, artifacts, config)
+    try:
+        atomic_write_many(files)
+    except OutputError as exc:
+        raise ExportOutputError(str(exc)) from None
     return artifacts
 
 
@@ -107,7 +119,7 @@ def check_writable(out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=out).close()
     except OSError as exc:
-        raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from None
+        raise ExportOutputError(f"cannot write to {out}: {exc.strerror or exc}") from None
 
 
 def _gated(
@@ -123,12 +135,14 @@ def _gated(
     result = check_parity(fmt, reference, candidate, inputs, config)
     if not result.passed:
         suffix = Path(FILE_NAMES[fmt]).suffix
-        dump = dump_failure(
-            out / FAILURE_FOLDER / fmt, result, inputs, reference(inputs), data, suffix
-        )
-        raise ParityError(
-            f"{failure_message(result, info, config)}; nothing written, inputs in {dump}"
-        )
+        try:
+            dump = dump_failure(
+                out / FAILURE_FOLDER / fmt, result, inputs, reference(inputs), data, suffix
+            )
+            where = f"inputs in {dump}"
+        except OSError as exc:
+            where = f"could not save the inputs ({exc.strerror or exc})"
+        raise ParityError(f"{failure_message(result, info, config)}; nothing written, {where}")
     return Artifact(
         fmt, out / FILE_NAMES[fmt], data, result, config.opset if fmt == "onnx" else None
     )
@@ -140,7 +154,13 @@ def _build(
     """The exported bytes, and a forward pass that runs them the way a user would."""
     if fmt == "onnx":
         data = export_onnx(model, info, config)
-        return data, Predictor(data, source="exported ONNX").predict_array  # the real runtime
+        try:
+            runtime = Predictor(data, source="the exported ONNX graph")  # the real runtime
+        except ModelError as exc:
+            raise ConversionError(f"the runtime cannot load the exported graph: {exc}") from None
+        # Raw outputs: the gate compares infinities and NaN as they are, the Predictor's pricing
+        # methods would refuse them.
+        return data, runtime.predict_unchecked
     data = export_torchscript(model, info)
     module, _ = load_torchscript(data)
     return data, _eager(module)
@@ -154,9 +174,9 @@ def _eager(module: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarr
     return forward
 
 
-def write_manifest(
+def manifest_bytes(
     out: Path, checkpoint: Path, artifacts: list[Artifact], config: ExportConfig
-) -> None:
+) -> bytes:
     """OUT/manifest.json: this run's artifacts, plus earlier entries whose files are unchanged."""
     entries = {a.format: a.manifest_entry() for a in artifacts}
     for entry in _previous_entries(out / MANIFEST):
@@ -169,7 +189,7 @@ def write_manifest(
         "tolerance": {"atol": config.atol, "rtol": config.rtol},
         "artifacts": [entries[f] for f in FORMATS if f in entries],
     }
-    atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
 def _previous_entries(path: Path) -> list[dict[str, object]]:

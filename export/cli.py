@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from pathlib import Path
 
 import typer
 
 from houseprice.runtime.cli_support import (
-    EXIT_INPUT,
     EXIT_MODEL,
     EXIT_OUTPUT,
     EXIT_PARITY,
+    EXIT_USAGE,
+    echo,
     fail,
     missing_extra,
     run_app,
@@ -46,28 +48,30 @@ def export(
         import torch  # noqa: F401
     except ImportError as exc:
         missing_extra(PROG, exc.name or "torch", "export")
+    from houseprice.export import errors
     from houseprice.export.api import FORMATS, export_model
     from houseprice.export.config import ExportConfig
-    from houseprice.export.errors import ExportError, ParityError
     from houseprice.export.report import format_parity
     from houseprice.train.checkpoint import CheckpointError
 
+    if not math.isfinite(atol):
+        fail(PROG, f"--atol must be a finite number, got {atol}", EXIT_USAGE)
     formats = FORMATS if format is Format.all else (format.value,)
+    codes = {  # by type, most specific first
+        errors.ParityError: EXIT_PARITY,
+        errors.ExportOutputError: EXIT_OUTPUT,
+        errors.ExportUsageError: EXIT_USAGE,
+        errors.ConversionError: EXIT_MODEL,
+        CheckpointError: EXIT_MODEL,
+    }
     try:
         artifacts = export_model(checkpoint, out, formats, ExportConfig(atol=atol))
-    except CheckpointError as exc:
-        fail(PROG, str(exc), EXIT_MODEL)
-    except ParityError as exc:
-        fail(PROG, str(exc), EXIT_PARITY)
-    except ExportError as exc:
-        code = EXIT_OUTPUT if str(exc).startswith("cannot write") else EXIT_INPUT
-        fail(PROG, str(exc), code)
-    except OSError as exc:
-        fail(PROG, f"cannot write to {out}: {exc.strerror or exc}", EXIT_OUTPUT)
-    typer.echo(format_parity([a.parity for a in artifacts]))
+    except tuple(codes) as exc:
+        fail(PROG, str(exc), next(c for kind, c in codes.items() if isinstance(exc, kind)))
+    echo(PROG, format_parity([a.parity for a in artifacts]))
     for artifact in artifacts:
-        typer.echo(f"wrote {artifact.path} ({len(artifact.data):,} bytes)")
-    typer.echo(f"wrote {out / 'manifest.json'}")
+        echo(PROG, f"wrote {artifact.path} ({len(artifact.data):,} bytes)")
+    echo(PROG, f"wrote {out / 'manifest.json'}")
 
 
 def main() -> None:

@@ -1,11 +1,23 @@
-"""Typed errors of the exporter."""
+"""Typed errors of the exporter; the CLI maps each type to its exit code."""
 
 from __future__ import annotations
 
 
 class ExportError(Exception):
-    """An export cannot be produced (bad checkpoint, failed conversion, invalid graph)."""
+    """An export cannot be produced."""
+
+
+class ExportUsageError(ExportError):
+    """The request itself is wrong (an unknown format)."""
+
+
+class ConversionError(ExportError):
+    """The exporter failed, or produced a graph that is invalid or does not load in the runtime."""
 
 
 class ParityError(ExportError):
     """An exported graph disagrees with the eager PyTorch module; nothing was written."""
+
+
+class ExportOutputError(ExportError):
+    """The output folder cannot be written; the previous files there are unchanged."""

@@ -11,7 +11,7 @@ import onnx
 import torch
 
 from houseprice.export.config import ExportConfig
-from houseprice.export.errors import ExportError
+from houseprice.export.errors import ConversionError
 from houseprice.runtime.contract import ModelInfo
 
 
@@ -53,7 +53,7 @@ def export_onnx(model: torch.nn.Module, info: ModelInfo, config: ExportConfig) -
                 verbose=False,
             )
     except Exception as exc:  # the exporter raises many internal types
-        raise ExportError(f"ONNX conversion failed: {type(exc).__name__}: {exc}") from exc
+        raise ConversionError(f"ONNX conversion failed: {type(exc).__name__}: {exc}") from exc
     proto = program.model_proto
     strip_debug_metadata(proto)
     proto.doc_string = f"houseprice model: {info.target_name} from {info.n_features} features"
@@ -77,7 +77,7 @@ def check_onnx(proto: onnx.ModelProto) -> None:
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as exc:
-        raise ExportError(f"the exported ONNX graph is invalid: {exc}") from exc
+        raise ConversionError(f"the exported ONNX graph is invalid: {exc}") from exc
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     if len(dims) != 2 or not dims[0].dim_param or dims[0].dim_value:
-        raise ExportError(f"the exported input's batch dimension is not symbolic: {dims}")
+        raise ConversionError(f"the exported input's batch dimension is not symbolic: {dims}")

@@ -2,7 +2,13 @@
 
 from houseprice.runtime._version import __version__
 from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
-from houseprice.runtime.errors import InputError, ModelError, RuntimeErrorBase
+from houseprice.runtime.errors import (
+    InputError,
+    ModelError,
+    OutputError,
+    RuntimeErrorBase,
+    WorkerError,
+)
 
 __all__ = [
     "INPUT_NAME",
@@ -10,6 +16,8 @@ __all__ = [
     "InputError",
     "ModelError",
     "ModelInfo",
+    "OutputError",
     "RuntimeErrorBase",
+    "WorkerError",
     "__version__",
 ]

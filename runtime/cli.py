@@ -8,10 +8,11 @@ prediction, and importing typer alone costs ~80 ms next to ~220 ms for onnxrunti
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
@@ -40,7 +41,8 @@ those, JSON Lines, or the CSV with a price column appended."""
 
 EPILOG = """\
 exit codes: 0 ok (warnings may be printed), 1 invalid input, 2 bad usage,
-            3 model missing or not a houseprice export, 5 output not writable"""
+            3 model missing or not a houseprice export, 5 output not writable,
+            130 interrupted (SIGINT), 143 terminated (SIGTERM): nothing written"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,12 +51,22 @@ class _Parser(argparse.ArgumentParser):
         fail(PROG, f"{message} (see {PROG} --help)", EXIT_USAGE)
 
 
+class _Version(argparse.Action):
+    """argparse's own version action drops write errors (`--version > /dev/full` would exit 0)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        _copy_to_stdout(_BytesSource(f"{PROG} (houseprice) {__version__}\n".encode()))
+        raise SystemExit(EXIT_OK)
+
+
 def _number(kind: type, low: float, what: str):  # type: ignore[no-untyped-def]
     def parse(text: str):  # type: ignore[no-untyped-def]
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
         if value < low:
             raise argparse.ArgumentTypeError(f"{text} is below {low}")
         return value
@@ -84,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="input format; default: detected from the name and content",
     )
     parser.add_argument(
-        "-o", "--output", type=Path, help="write prices here (atomically) instead of stdout"
+        "-o",
+        "--output",
+        help="write prices to this file (atomically) instead of stdout; - for stdout",
     )
     parser.add_argument(
         "--coerce", action="store_true", help='accept numbers written as JSON strings, like "0.5"'
@@ -99,26 +113,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_number(int, 1, "a whole number"),
         default=1,
-        help="onnxruntime intra-op threads [%(default)s]",
+        help="onnxruntime intra-op threads, at most one per CPU [%(default)s]",
     )
     parser.add_argument(
         "-j",
         "--jobs",
         type=_number(int, 0, "a whole number"),
         default=0,
-        help="processes for JSON Lines inputs longer than one chunk (16,384 lines); 0: one per CPU [%(default)s]",
+        help="processes for JSON Lines inputs longer than one chunk (16,384 lines), at most one per CPU and per chunk; 0: one per CPU [%(default)s]",
     )
     parser.add_argument(
         "--describe",
         action="store_true",
         help="print the model's metadata (features, ranges, metrics) and exit",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} (houseprice) {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     return parser
 
 
 def run(args: argparse.Namespace) -> None:
-    from houseprice.runtime.errors import InputError, ModelError
+    from houseprice.runtime.errors import (
+        InputError,
+        ModelError,
+        OutputError,
+        WorkerError,
+    )
     from houseprice.runtime.predictor import Predictor
     from houseprice.runtime.readers import Format
 
@@ -128,32 +147,83 @@ def run(args: argparse.Namespace) -> None:
             "missing INPUT: a JSON, JSON Lines or CSV file of houses, or - for stdin",
             EXIT_USAGE,
         )
+    output = _output_path(args.output)
+    if output is not None and args.input not in (None, "-"):
+        _refuse_overwriting_input(args.input, output)
+    cpus = os.cpu_count() or 1
     try:
-        predictor = Predictor.load(args.model, threads=args.threads)
+        predictor = Predictor.load(args.model, threads=min(args.threads, cpus))
     except ModelError as exc:
         fail(PROG, str(exc), EXIT_MODEL)
-    if args.describe:
-        from houseprice.runtime.describe import describe_model
-
-        print(describe_model(predictor.info, args.model))
-        return
-    from houseprice.runtime.infer import infer_stream
-
-    fmt = Format(args.fmt) if args.fmt else None
-    jobs = args.jobs or os.cpu_count() or 1
     try:
-        with _open_input(args.input) as (source, name), _open_output(args.output) as sink:
+        if args.describe:
+            _describe(predictor, args.model, output)
+            return
+        from houseprice.runtime.infer import infer_stream
+
+        fmt = Format(args.fmt) if args.fmt else None
+        jobs = min(args.jobs or cpus, cpus)
+        with _open_input(args.input) as (source, name), _open_output(output) as sink:
             summary = infer_stream(predictor, source, name, sink, fmt=fmt, coerce=args.coerce,
                                    margin=args.margin, jobs=jobs)  # fmt: skip
-    except InputError as exc:
+    except (InputError, WorkerError) as exc:
         fail(PROG, str(exc), EXIT_INPUT)
+    except ModelError as exc:
+        fail(PROG, str(exc), EXIT_MODEL)
+    except OutputError as exc:
+        fail(PROG, str(exc), EXIT_OUTPUT)
     for report in summary.out_of_range:
         warn(PROG, report.message())
+
+
+def _output_path(output: str | None) -> Path | None:
+    """-o's file, or None for stdout (no -o, or -o -)."""
+    if output is None or output == "-":
+        return None
+    if not output:
+        fail(PROG, "-o needs a file name (or - for stdout)", EXIT_USAGE)
+    if output.endswith(("/", os.sep)):
+        fail(PROG, f"-o {output}: a file name is needed, not a folder", EXIT_USAGE)
+    return Path(output)
+
+
+def _refuse_overwriting_input(input: str, output: Path) -> None:
+    """Writing prices over the houses they came from would lose the houses: refuse, whatever
+    spelling or link leads to the same file."""
+    try:
+        same = os.path.samefile(input, output)
+    except OSError:  # one of them does not exist (yet): they cannot be the same file
+        return
+    if same:
+        fail(PROG, f"-o {output} is the input file itself; write the prices elsewhere", EXIT_USAGE)
+
+
+def _describe(predictor, model: Path, output: Path | None) -> None:  # type: ignore[no-untyped-def]
+    from houseprice.runtime.describe import describe_model
+
+    text = (describe_model(predictor.info, model, predictor.signature()) + "\n").encode()
+    if output is None:
+        _copy_to_stdout(_BytesSource(text))
+    else:
+        from houseprice.runtime.files import atomic_write_bytes
+
+        atomic_write_bytes(output, text)
+
+
+class _BytesSource:
+    def __init__(self, data: bytes):
+        self._data: bytes | None = data
+
+    def read(self, size: int) -> bytes:
+        data, self._data = self._data or b"", None
+        return data
 
 
 @contextmanager
 def _open_input(input: str) -> Iterator[tuple[BinaryIO, str]]:
     if input == "-":
+        if sys.stdin is None:
+            fail(PROG, "stdin is closed; name an INPUT file", EXIT_INPUT)
         yield sys.stdin.buffer, "<stdin>"
         return
     try:
@@ -174,33 +244,40 @@ def _open_output(output: Path | None) -> Iterator[BinaryIO]:
     if output is not None:
         from houseprice.runtime.files import atomic_open
 
-        with ExitStack() as stack:
-            try:
-                sink: BinaryIO = stack.enter_context(atomic_open(output))
-            except OSError as exc:
-                fail(PROG, f"cannot write {output}: {exc.strerror or exc}", EXIT_OUTPUT)
+        with atomic_open(output) as sink:
             yield sink
         return
     from houseprice.runtime.files import Spool
 
     with Spool(SPOOL_BYTES) as spool:
         yield spool  # type: ignore[misc]
-        try:
-            _copy_to_stdout(spool.rewind())
-        except BrokenPipeError:
-            # The reader left early (`hp-infer big.jsonl | head`): stop quietly, as cat does.
-            # Later writes to stdout (Python's own flush at exit) must not fail again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise SystemExit(EXIT_OUTPUT) from None
+        _copy_to_stdout(spool.rewind())
 
 
 def _copy_to_stdout(spool: BinaryIO) -> None:
+    """Everything in ``spool`` to stdout. A reader that left early (`hp-infer big.jsonl | head`)
+    ends the run quietly with exit 5, as cat does; any other failure (a full disk, a closed
+    stdout) is one line and exit 5."""
+    if sys.stdout is None:  # started with stdout closed (`hp-infer x.json >&-`)
+        fail(PROG, "cannot write to stdout: it is closed", EXIT_OUTPUT)
     out = sys.stdout.buffer
-    while block := spool.read(1024 * 1024):
-        view = memoryview(block)
-        while view:  # a write may be short (a pipe closing under it): the next one raises
-            view = view[out.write(view) :]
-    out.flush()
+    try:
+        while block := spool.read(1024 * 1024):
+            view = memoryview(block)
+            while view:  # a write may be short (a pipe closing under it): the next one raises
+                view = view[out.write(view) :]
+        out.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise SystemExit(EXIT_OUTPUT) from None
+    except OSError as exc:
+        _silence_stdout()
+        fail(PROG, f"cannot write to stdout: {exc.strerror or exc}", EXIT_OUTPUT)
+
+
+def _silence_stdout() -> None:
+    """Later writes to stdout (Python's own flush at exit) must not fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -210,18 +287,40 @@ def main(argv: Sequence[str] | None = None) -> None:
 def console_main() -> NoReturn:
     """The ``hp-infer`` command: `main`, then an immediate exit. Tearing down onnxruntime and
     numpy at interpreter exit takes ~50 ms, a fifth of a one-house run, to free memory the OS
-    frees anyway. By then every file is closed; stdout and stderr are flushed here."""
+    frees anyway. By then every file is closed; stdout and stderr are flushed here.
+
+    SIGINT and SIGTERM unwind like an error (temp files removed, workers stopped, nothing
+    written), then exit with 128 + the signal's number and one line on stderr."""
+    from houseprice.runtime.errors import Interrupted
+    from houseprice.runtime.signals import raise_on_signals
+
+    raise_on_signals()
     try:
         main()
         code = EXIT_OK
     except SystemExit as exc:
         code = _exit_code(exc)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        code = exc.exit_code if isinstance(exc, Interrupted) else 130
+        _stderr(f"{PROG}: interrupted; nothing written\n")
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # e.g. the reader of a pipe went away
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as exc:  # e.g. --version > /dev/full, or the reader of a pipe went away
+        if not isinstance(exc, BrokenPipeError):
+            _stderr(f"{PROG}: error: cannot write to stdout: {exc.strerror or exc}\n")
         code = code or EXIT_OUTPUT
+    _stderr("")
     os._exit(code)
+
+
+def _stderr(text: str) -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+    except OSError:  # nowhere left to report anything
+        pass
 
 
 def _exit_code(exc: SystemExit) -> int:

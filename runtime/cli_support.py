@@ -19,6 +19,13 @@ EXIT_MODEL = 3  # model or checkpoint missing, unreadable or incompatible
 EXIT_PARITY = 4  # hp-export: an exported graph disagrees with PyTorch; nothing written
 EXIT_OUTPUT = 5  # the output location cannot be written
 EXIT_MISSING_EXTRA = 6  # an optional dependency is not installed
+# 128 + signal number when interrupted: 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
+
+# The torch build every install path here takes first (requirements/torch.txt): any other torch
+# requirement makes pip download a multi-GB CUDA build. A test checks the two agree.
+PINNED_TORCH = "torch==2.13.0"
+# Extras that pull torch, and so need the pinned build installed before them.
+_TORCH_EXTRAS = frozenset({"train", "export"})
 
 
 def fail(prog: str, message: str, code: int) -> NoReturn:
@@ -34,17 +41,43 @@ def warn(prog: str, message: str) -> None:
 
 
 def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
-    fail(
-        prog,
-        f"{module} is not installed; install it with `pip install 'houseprice[{extra}]'`",
-        EXIT_MISSING_EXTRA,
-    )
+    install = f"pip install 'houseprice[{extra}]'"
+    if extra in _TORCH_EXTRAS:
+        install = f"pip install {PINNED_TORCH} && {install}"
+    fail(prog, f"{module} is not installed; install it with `{install}`", EXIT_MISSING_EXTRA)
+
+
+def echo(prog: str, text: str) -> None:
+    """Print a line on stdout; a stdout that cannot take it (a full disk, closed) is one line
+    on stderr and exit 5, not a traceback."""
+    if sys.stdout is None:
+        fail(prog, "cannot write to stdout: it is closed", EXIT_OUTPUT)
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        _stdout_failed(prog, exc)
+
+
+def _stdout_failed(prog: str, exc: OSError) -> NoReturn:
+    import os
+
+    # Python flushes stdout again at exit; point it at /dev/null so that cannot fail too.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    fail(prog, f"cannot write to stdout: {exc.strerror or exc}", EXIT_OUTPUT)
 
 
 def run_app(app: typer.Typer, prog: str) -> None:
-    """Run a typer app, printing usage errors as one line instead of click's framed box."""
+    """Run a typer app, printing usage errors as one line instead of click's framed box.
+
+    SIGINT and SIGTERM unwind through the command's cleanup (temp files removed, nothing
+    half-written), then exit with 128 + the signal's number and one line on stderr."""
     import typer
 
+    from houseprice.runtime.errors import Interrupted
+    from houseprice.runtime.signals import raise_on_signals
+
+    raise_on_signals()
     # typer vendors click; its UsageError (bad flag, bad value, missing argument) is the base of
     # the public typer.BadParameter, which keeps this independent of typer's private layout.
     _UsageError = typer.BadParameter.__bases__[0]
@@ -54,7 +87,15 @@ def run_app(app: typer.Typer, prog: str) -> None:
         message = exc.format_message()  # type: ignore[attr-defined]
         sys.stderr.write(f"{prog}: error: {' '.join(message.split())} (see {prog} --help)\n")
         raise SystemExit(EXIT_USAGE) from None
-    except typer.Abort:
-        sys.stderr.write(f"{prog}: interrupted\n")
+    except Interrupted as exc:
+        sys.stderr.write(f"{prog}: interrupted; nothing written\n")
+        raise SystemExit(exc.exit_code) from None
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write(f"{prog}: interrupted; nothing written\n")
         raise SystemExit(130) from None
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as exc:
+        _stdout_failed(prog, exc)
     raise SystemExit(code if isinstance(code, int) else EXIT_OK)

@@ -9,6 +9,7 @@ own units, columns in the order of the ``feature_names`` metadata. Output ``pric
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +61,7 @@ class ModelInfo:
 
     @classmethod
     def from_metadata(cls, props: Mapping[str, str], source: str = "model") -> ModelInfo:
-        """Decode ``metadata_props``; raise ModelError if this is not a houseprice export."""
+        """Decode ``metadata_props``; raise ModelError if this is not a sound houseprice export."""
         if PREFIX + "feature_names" not in props:
             raise ModelError(
                 f"{source}: an ONNX file without houseprice metadata; "
@@ -68,25 +69,67 @@ class ModelInfo:
             )
         try:
             version = int(props.get(PREFIX + "contract_version", "0"))
-            if version != CONTRACT_VERSION:
-                raise ModelError(
-                    f"{source}: model contract version {version}, this runtime reads "
-                    f"{CONTRACT_VERSION}; re-export it with this version of houseprice"
-                )
+        except ValueError:
+            version = -1
+        if version != CONTRACT_VERSION:
+            raise ModelError(
+                f"{source}: model contract version {version}, this runtime reads "
+                f"{CONTRACT_VERSION}; re-export it with this version of houseprice"
+            )
+        try:
             info = cls(
-                feature_names=tuple(json.loads(props[PREFIX + "feature_names"])),
-                feature_min=tuple(float(v) for v in json.loads(props[PREFIX + "feature_min"])),
-                feature_max=tuple(float(v) for v in json.loads(props[PREFIX + "feature_max"])),
+                feature_names=tuple(_json(props, "feature_names", list)),
+                feature_min=tuple(float(v) for v in _json(props, "feature_min", list)),
+                feature_max=tuple(float(v) for v in _json(props, "feature_max", list)),
                 target_name=props[PREFIX + "target_name"],
                 target_unit=props.get(PREFIX + "target_unit", ""),
                 data_sha256=props.get(PREFIX + "data_sha256", ""),
                 package_version=props.get(PREFIX + "package_version", ""),
-                metrics=json.loads(props.get(PREFIX + "metrics", "{}")),
-                config=json.loads(props.get(PREFIX + "config", "{}")),
+                metrics=_json(props, "metrics", dict, "{}"),
+                config=_json(props, "config", dict, "{}"),
                 exported_at=props.get(PREFIX + "exported_at", ""),
             )
+            problem = info.problem()
         except (KeyError, ValueError, TypeError) as exc:
-            raise ModelError(f"{source}: damaged houseprice metadata ({exc})") from None
-        if not (len(info.feature_names) == len(info.feature_min) == len(info.feature_max)):
-            raise ModelError(f"{source}: damaged houseprice metadata (feature lists differ)")
+            problem = str(exc)
+        if problem:
+            raise ModelError(f"{source}: damaged houseprice metadata: {problem}")
         return info
+
+    def problem(self) -> str | None:
+        """What makes this record unusable by the runtime, or None: features are non-empty
+        distinct names (case-insensitively, as houses are matched), each with a finite range."""
+        names = self.feature_names
+        if not names:
+            return "no feature names"
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                return f"feature name {name!r} is not a non-empty string"
+        seen: set[str] = set()
+        for name in names:
+            if name.lower() in seen:
+                return f"duplicate feature name {name}"
+            seen.add(name.lower())
+        if not len(names) == len(self.feature_min) == len(self.feature_max):
+            return (
+                f"{len(names)} feature names but {len(self.feature_min)} minima and "
+                f"{len(self.feature_max)} maxima"
+            )
+        for name, low, high in zip(names, self.feature_min, self.feature_max, strict=True):
+            if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+                return f"training range of {name} is [{low}, {high}]"
+        return None
+
+
+def _json(props: Mapping[str, str], key: str, kind: type, default: str | None = None) -> Any:
+    """A JSON-encoded metadata value of the expected type (ValueError naming the key if not)."""
+    text = props[PREFIX + key] if default is None else props.get(PREFIX + key, default)
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{key} is nested too deeply") from None
+    except ValueError:
+        raise ValueError(f"{key} is not JSON") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{key} is a JSON {type(value).__name__}, expected a {kind.__name__}")
+    return value

@@ -10,4 +10,28 @@ class ModelError(RuntimeErrorBase):
 
 
 class InputError(RuntimeErrorBase):
-    """The houses given to predict are malformed; the message names the record and the field."""
+    """The houses given to predict are malformed; the message names the record and the field.
+    Also raised when the model gives a non-finite price for a house (one far outside the training
+    range): that price is never returned."""
+
+
+class OutputError(RuntimeErrorBase):
+    """The output (a file, stdout, or the temporary spool) cannot be written; nothing was
+    committed."""
+
+
+class WorkerError(RuntimeErrorBase):
+    """A worker process pricing part of the input died (killed, out of memory)."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived. A BaseException, so ``except Exception`` does not swallow it
+    and every ``finally`` and context manager on the way out cleans up."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM

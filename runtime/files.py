@@ -1,54 +1,151 @@
-"""Atomic file writes (a temp file in the target's folder, renamed over it only when complete), and
-a spool that holds output back until a run has succeeded.
+"""Atomic file writes (temp files in the target's folder, renamed over the targets only when every
+one is complete), and a spool that holds output back until a run has succeeded.
 
-tempfile is imported only where a temp file is made: a one-house `hp-infer` never pays for it.
+Every failure to write is an `OutputError` naming the destination: a full disk, a read-only
+folder, a destination that is a directory or a device. tempfile is imported only where a temp
+file is made: a one-house `hp-infer` never pays for it.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from houseprice.runtime.errors import OutputError
+
+
+def check_destination(path: str | os.PathLike[str]) -> Path:
+    """The destination as a Path, or OutputError if a file there could never be replaced by ours:
+    an empty name, a name ending in a separator, or anything but a regular file (a directory, a
+    device such as /dev/full, a FIFO). A symlink to a regular file is fine: rename replaces it."""
+    text = os.fspath(path)
+    if not text:
+        raise OutputError("cannot write to an empty file name")
+    if text.endswith(("/", os.sep)):
+        raise OutputError(f"cannot write {text}: a file name is needed, not a folder")
+    target = Path(text)
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise OutputError(f"cannot write {target}: it is {kind}")
+    return target
+
 
 @contextmanager
-def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
-    """Open a temp file beside ``path`` for binary writing; it replaces ``path`` only on success."""
+def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A temp file beside ``path`` for binary writing; it replaces ``path`` only on success."""
+    with _staged(check_destination(path)) as (handle, commit):
+        yield handle
+        commit()
+
+
+def atomic_write_many(files: Mapping[Path, bytes]) -> None:
+    """Write every file or none: all contents go to temp files first (where a full disk shows),
+    and only then are they renamed over their targets, one after the other."""
+    targets = [check_destination(path) for path in files]
+    with ExitStack() as stack:
+        commits = []
+        for target, data in zip(targets, files.values(), strict=True):
+            handle, commit = stack.enter_context(_staged(target))
+            handle.write(data)
+            commits.append(commit)
+        for commit in commits:
+            commit()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    atomic_write_many({Path(path): data})
+
+
+def atomic_write_with(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
+    """Let ``write`` fill a file object that becomes ``path`` only if it returns without error."""
+    with atomic_open(path) as handle:
+        write(handle)
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
+    """A temp file beside ``target`` and a commit() that flushes, syncs and renames it; the temp
+    file is removed if the block ends without commit, whatever ends it (an error, a signal)."""
     import tempfile
 
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        # mkstemp makes 0600 files; give the result the mode a plain open() would have.
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    committed = False
+    try:
+        # mkstemp makes 0600 files: give the result the mode the file it replaces had, or else
+        # the mode a plain open() would give a new file.
+        os.fchmod(fd, _mode_for(target))
+        with os.fdopen(fd, "wb") as raw:
+            handle = _GuardedWriter(raw, target)
+
+            def commit() -> None:
+                nonlocal committed
+                handle.finish()
+                _replace(tmp, target)
+                committed = True
+
+            yield handle, commit  # type: ignore[misc]
+    finally:
+        if not committed:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _replace(tmp: str, target: Path) -> None:
+    check_destination(target)  # it may have become a directory while we worked
+    try:
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+class _GuardedWriter(io.RawIOBase):
+    """A binary file whose write failures (a full disk, an I/O error) are OutputErrors."""
+
+    def __init__(self, raw: BinaryIO, target: Path):
+        super().__init__()
+        self._raw, self._target = raw, target
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        try:
+            return self._raw.write(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self._target}: {exc.strerror or exc}") from None
+
+    def finish(self) -> None:
+        try:
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+        except OSError as exc:
+            raise OutputError(f"cannot write {self._target}: {exc.strerror or exc}") from None
 
 
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_open(path) as handle:
-        handle.write(data)
-
-
-def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
-    """Let ``write`` fill a file object that becomes ``path`` only if it returns without error."""
-    with atomic_open(path) as handle:
-        write(handle)
 
 
 class Spool:
@@ -62,13 +159,22 @@ class Spool:
         self.on_disk = False
 
     def write(self, data: bytes) -> int:
-        if not self.on_disk and self._file.tell() + len(data) > self.limit:
-            import tempfile
+        try:
+            if not self.on_disk and self._file.tell() + len(data) > self.limit:
+                self._spill()
+            return self._file.write(data)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot hold the output in a temporary file ({exc.strerror or exc}); "
+                "set TMPDIR to a folder with space, or write with -o FILE"
+            ) from None
 
-            disk = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close())
-            disk.write(self._file.getvalue())
-            self._file, self.on_disk = disk, True
-        return self._file.write(data)
+    def _spill(self) -> None:
+        import tempfile
+
+        disk = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close())
+        disk.write(self._file.getvalue())
+        self._file, self.on_disk = disk, True
 
     def rewind(self) -> BinaryIO:
         """The file holding everything written, positioned at its start."""

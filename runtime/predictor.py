@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,11 +14,22 @@ import onnxruntime as ort
 
 from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from houseprice.runtime.errors import InputError, ModelError
-from houseprice.runtime.validate import Schema, finite_float32, records_to_array
+from houseprice.runtime.validate import (
+    Locate,
+    Schema,
+    finite_float32,
+    nonfinite_price_error,
+    records_to_array,
+)
 
 # onnxruntime logs to stderr at WARNING by default; a library should stay quiet unless it fails.
 _ORT_LOG_ERROR = 3
 _OUTPUTS = [OUTPUT_NAME]
+# protobuf cannot parse a message over 2 GiB, so no ONNX file of ours is larger: refuse before
+# reading it. Every ONNX file onnx writes starts with field 1 (ir_version, a varint): tag 0x08.
+MAX_MODEL_BYTES = 2**31 - 1
+_ONNX_FIRST_BYTE = b"\x08"
+_FLOAT_TENSOR = "tensor(float)"
 
 
 class Predictor:
@@ -23,11 +37,15 @@ class Predictor:
 
     >>> p = Predictor.load("artifacts/model.onnx")   # doctest: +SKIP
     >>> p.predict({"CRIM": 0.1, ..., "LSTAT": 5.0})   # doctest: +SKIP
+
+    A price is never NaN or infinite: a house for which the model gives one (a feature far outside
+    the training range) is an InputError naming the house and the features to blame.
     """
 
     def __init__(self, model_bytes: bytes, *, threads: int = 1, source: str = "model"):
         if threads < 1:
             raise ValueError("threads must be >= 1")
+        _check_leading_bytes(model_bytes[:1], len(model_bytes), source)
         self._model_bytes = model_bytes
         self._threads = threads
         self.source = source
@@ -42,7 +60,11 @@ class Predictor:
     def load(cls, path: str | Path, *, threads: int = 1) -> Predictor:
         file = Path(path)
         try:
-            data = file.read_bytes()
+            with open(file, "rb") as handle:
+                size = _file_size(handle)
+                # Look before reading it all: a 2 GB file of zeros fails here, in microseconds.
+                _check_leading_bytes(handle.read(1), size, str(file))
+                data = _ONNX_FIRST_BYTE + handle.read()
         except FileNotFoundError:
             raise ModelError(
                 f"{file}: no model there; export one with `hp-export --format onnx`"
@@ -59,43 +81,72 @@ class Predictor:
         return self._model_bytes
 
     @property
+    def threads(self) -> int:
+        return self._threads
+
+    @property
     def feature_names(self) -> tuple[str, ...]:
         return self.info.feature_names
+
+    def signature(self) -> dict[str, list[dict[str, Any]]]:
+        """Inputs and outputs as the file declares them: name, element type, shape."""
+        return {
+            "inputs": [_arg(a) for a in self._session.get_inputs()],
+            "outputs": [_arg(a) for a in self._session.get_outputs()],
+        }
 
     def predict(
         self, records: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, coerce: bool = False
     ) -> np.ndarray:
         """Prices, float32 (n,), for one house (a mapping) or a sequence of them.
 
-        Feature names match case-insensitively; numbers given as strings are accepted only with
-        ``coerce=True``. Raises InputError naming the record and the field.
+        Feature names match case-insensitively; values may be Python or numpy numbers; numbers
+        given as strings are accepted only with ``coerce=True``. Raises InputError naming the
+        record and the field.
         """
         if isinstance(records, Mapping):
-            x = records_to_array([records], self.schema, lambda i: "house", coerce)
+            locate: Locate = _HOUSE
+            x = records_to_array([records], self.schema, locate, coerce)
         elif isinstance(records, Sequence) and not isinstance(records, (str, bytes)):
             if not records:
                 raise InputError("no houses given")
-            x = records_to_array(records, self.schema, lambda i: f"house {i}", coerce)
+            locate = _house_i
+            x = records_to_array(records, self.schema, locate, coerce)
         else:
             raise InputError(
                 f"expected a mapping or a sequence of mappings, got {type(records).__name__}"
             )
-        return self._run(x)
+        return self.price_rows(x, locate)
 
     def predict_array(self, x: Any) -> np.ndarray:
         """Prices, float32 (n,), for a 2-D array of raw features in ``feature_names`` order."""
         if type(x) is not np.ndarray or x.dtype != np.float32 or not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x, dtype=np.float32)
+            x = _as_float32(x, self.schema)
         if x.ndim != 2 or x.shape[1] != self.schema.width:
             raise InputError(
                 f"expected an array of shape (n, {self.schema.width}) in the order "
                 f"{self.schema.describe()}, got shape {x.shape}"
             )
         if not np.isfinite(x).all():
-            finite_float32(x, self.schema, lambda i: f"row {i}")
-        return self._run(x)
+            finite_float32(x, self.schema, _row_i)
+        return self.price_rows(x, _row_i)
 
-    def _run(self, x: np.ndarray) -> np.ndarray:
+    def price_rows(self, x: np.ndarray, locate: Locate) -> np.ndarray:
+        """Prices of validated float32 rows; InputError (``locate`` naming the house) if the model
+        gives a non-finite price for any of them."""
+        prices = self._session.run(_OUTPUTS, {INPUT_NAME: x})[0]
+        if prices.shape != (len(x),):  # the declared shape was checked; this is what it gave
+            raise ModelError(
+                f"{self.source}: output {OUTPUT_NAME!r} has shape {prices.shape} for {len(x)} "
+                "houses, expected one price per house"
+            )
+        if not np.isfinite(prices).all():
+            raise nonfinite_price_error(x, prices, self.info, locate)
+        return prices
+
+    def predict_unchecked(self, x: np.ndarray) -> np.ndarray:
+        """The graph's raw output for float32 rows, infinities and NaN included: for the parity
+        gate and benchmarks, which compare it as it is. Not for pricing houses."""
         return self._session.run(_OUTPUTS, {INPUT_NAME: x})[0]
 
     # Pickling ships the model bytes; the session is rebuilt on the other side.
@@ -104,6 +155,42 @@ class Predictor:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["model_bytes"], threads=state["threads"], source=state["source"])
+
+
+def _HOUSE(i: int) -> str:
+    return "house"
+
+
+def _house_i(i: int) -> str:
+    return f"house {i}"
+
+
+def _row_i(i: int) -> str:
+    return f"row {i}"
+
+
+def _as_float32(x: Any, schema: Schema) -> np.ndarray:
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.ascontiguousarray(x, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(
+            f"expected a numeric array of shape (n, {schema.width}): {str(exc)[:100]}"
+        ) from None
+
+
+def _file_size(handle: Any) -> int:
+    return os.fstat(handle.fileno()).st_size
+
+
+def _check_leading_bytes(head: bytes, size: int, source: str) -> None:
+    if size > MAX_MODEL_BYTES:
+        raise ModelError(
+            f"{source}: {size:,} bytes, more than an ONNX file can hold (2 GiB); not a model"
+        )
+    if head != _ONNX_FIRST_BYTE:
+        what = "empty" if not head else f"starts with byte 0x{head[0]:02x}"
+        raise ModelError(f"{source}: not an ONNX model ({what})")
 
 
 def _new_session(model_bytes: bytes, threads: int, source: str) -> ort.InferenceSession:
@@ -116,22 +203,37 @@ def _new_session(model_bytes: bytes, threads: int, source: str) -> ort.Inference
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = _ORT_LOG_ERROR
     try:
-        return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        # onnxruntime's Python layer prints an "*** EP Error ***" banner with print() when a
+        # session fails; stdout carries prices only, so anything it prints goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own pybind types for a bad file
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{source}: not a loadable ONNX model ({detail[:200]})") from None
 
 
+def _arg(arg: Any) -> dict[str, Any]:
+    return {"name": arg.name, "type": arg.type, "shape": list(arg.shape)}
+
+
 def _check_signature(session: ort.InferenceSession, info: ModelInfo, source: str) -> None:
+    """The contract: one float input (batch, n_features), a float output ``price`` (batch,)."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if [i.name for i in inputs] != [INPUT_NAME] or OUTPUT_NAME not in [o.name for o in outputs]:
         raise ModelError(
             f"{source}: expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, found inputs "
             f"{[i.name for i in inputs]} and outputs {[o.name for o in outputs]}"
         )
-    shape = inputs[0].shape
-    if len(shape) != 2 or shape[1] != info.n_features:
+    given = inputs[0]
+    if given.type != _FLOAT_TENSOR or len(given.shape) != 2 or given.shape[1] != info.n_features:
         raise ModelError(
-            f"{source}: input {INPUT_NAME!r} has shape {shape}, but its metadata lists "
-            f"{info.n_features} features"
+            f"{source}: input {INPUT_NAME!r} is {given.type} of shape {given.shape}, expected "
+            f"{_FLOAT_TENSOR} of shape [batch, {info.n_features}] (its metadata lists "
+            f"{info.n_features} features)"
+        )
+    price = next(o for o in outputs if o.name == OUTPUT_NAME)
+    if price.type != _FLOAT_TENSOR or len(price.shape) != 1:
+        raise ModelError(
+            f"{source}: output {OUTPUT_NAME!r} is {price.type} of shape {price.shape}, expected "
+            f"{_FLOAT_TENSOR} of shape [batch] (one price per house)"
         )

@@ -23,11 +23,19 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from houseprice.runtime.errors import InputError
-from houseprice.runtime.validate import Locate, Schema, finite_float32, records_to_array
+from houseprice.runtime.validate import (
+    Locate,
+    Schema,
+    finite_float32,
+    object_pairs,
+    records_to_array,
+    show,
+)
 
 # Rows per chunk: large enough to amortise per-call overheads, small enough that a chunk of
 # parsed JSON objects (~1 KB each) stays near 20 MB.
 CHUNK_ROWS = 16_384
+_BOM = b"\xef\xbb\xbf"
 CsvReader = Any  # csv.reader's type is not importable at run time (_csv.Reader)
 
 
@@ -74,14 +82,24 @@ def open_source(
     chunk_rows: int = CHUNK_ROWS,
 ) -> Source:
     """Detect the format (unless given) from the name and first line, and start reading."""
-    first = stream.readline()
+    blank, first = _leading_blank_lines(stream)
     fmt = fmt or detect_format(name, first, stream)
     if fmt is Format.json:
-        return Source(fmt, batches=_json_batches(first + stream.read(), name, schema, coerce))
+        data = b"".join([*blank, first]) + stream.read()
+        return Source(fmt, batches=_json_batches(data, name, schema, coerce))
     if fmt is Format.jsonl:
-        return Source(fmt, chunks=jsonl_chunks(first, stream, chunk_rows))
-    header, batches = _csv_source(first, stream, name, schema, chunk_rows)
+        return Source(fmt, chunks=jsonl_chunks([*blank, first], stream, chunk_rows))
+    header, batches = _csv_source([*blank, first], stream, name, schema, chunk_rows)
     return Source(fmt, batches=batches, csv_header=header)
+
+
+def _leading_blank_lines(stream: BinaryIO) -> tuple[list[bytes], bytes]:
+    """The blank lines before the first line with content, and that line (b"" at the end). The
+    blank lines are kept and handed on, so line numbers in errors stay those of the file."""
+    blank: list[bytes] = []
+    while (line := stream.readline()) and not line.removeprefix(_BOM).strip(b" \t\r\n"):
+        blank.append(line)
+    return blank, line
 
 
 def detect_format(name: str, first_line: bytes, stream: BinaryIO) -> Format:
@@ -90,7 +108,9 @@ def detect_format(name: str, first_line: bytes, stream: BinaryIO) -> Format:
         return Format.jsonl
     if lower.endswith(".csv"):
         return Format.csv
-    head = first_line.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if lower.endswith(".json"):
+        return Format.json
+    head = first_line.removeprefix(_BOM).strip(b" \t\r\n")
     if head.startswith(b"["):
         return Format.json
     if head.startswith(b"{"):
@@ -98,12 +118,12 @@ def detect_format(name: str, first_line: bytes, stream: BinaryIO) -> Format:
         # or a lone single-line one is plain JSON (both give the same answer for one house).
         try:
             json.loads(head)
-        except ValueError:
+        except (ValueError, RecursionError):
             return Format.json
         return Format.jsonl if _more_content(stream) else Format.json
-    if not head and not _more_content(stream):
+    if not head:
         raise InputError(f"{name}: empty input, no houses")
-    return Format.json if lower.endswith(".json") else Format.csv
+    return Format.csv
 
 
 def _more_content(stream: BinaryIO) -> bool:
@@ -132,9 +152,18 @@ def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Itera
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _json_error(name, exc) from None
+        error = _json_error(name, exc)
+        if exc.msg == "Extra data" and exc.lineno > 1 and exc.colno == 1:
+            error = InputError(
+                f"{error}; this looks like JSON Lines (one object per line): name the file "
+                ".jsonl or pass --format jsonl"
+            )
+        raise error from None
     except RecursionError:
         raise InputError(f"{name}: JSON nested too deeply") from None
+    except ValueError as exc:  # json's own limit: an integer of over 4,300 digits
+        raise InputError(f"{name}: unreadable JSON number ({_first_words(exc)})") from None
+    value = _flag_repeated_keys(value, text)
     if isinstance(value, dict):
         yield Batch(
             records_to_array([value], schema, lambda i: name, coerce), lambda i: name, single=True
@@ -150,10 +179,29 @@ def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Itera
         )
 
 
-def jsonl_chunks(first: bytes, stream: BinaryIO, chunk_rows: int) -> Iterator[RawChunk]:
-    """The stream's lines in chunks; memory holds one chunk (plus what the consumer keeps)."""
+def _first_words(exc: Exception) -> str:
+    return str(exc).split(":")[0][:80]
+
+
+def _flag_repeated_keys(value: Any, text: str) -> Any:
+    """``value`` with every object whose keys repeat turned into a `KeysGivenTwice`.
+
+    In flat objects of numbers, the text holds exactly one ':' per key-value pair, so when it
+    holds as many as the parsed objects have keys, none was repeated (json keeps the last one
+    silently). Only otherwise (a repeat, or a ':' inside a string) is the text parsed again,
+    keeping every pair."""
+    records = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
+    keys = sum(len(r) for r in records if type(r) is dict)
+    if text.count(":") == keys:
+        return value
+    return json.loads(text, object_pairs_hook=object_pairs)
+
+
+def jsonl_chunks(first: list[bytes], stream: BinaryIO, chunk_rows: int) -> Iterator[RawChunk]:
+    """The stream's lines in chunks, ``first`` (lines already read) leading; memory holds one
+    chunk (plus what the consumer keeps)."""
     offset = 0
-    chunk = [first] if first else []
+    chunk = [line for line in first if line]
     while True:
         chunk += islice(stream, chunk_rows - len(chunk))
         if not chunk:
@@ -192,13 +240,15 @@ def parse_jsonl_chunk(chunk: RawChunk, name: str, schema: Schema, coerce: bool) 
     records = []
     for i, line in enumerate(kept):
         try:
-            records.append(json.loads(line))
+            records.append(json.loads(line, object_pairs_hook=object_pairs))
         except json.JSONDecodeError as exc:
             raise InputError(
                 f"{locate(i)}: malformed JSON: {exc.msg} (column {exc.colno})"
             ) from None
         except RecursionError:
             raise InputError(f"{locate(i)}: JSON nested too deeply") from None
+        except ValueError as exc:  # json's own limit: an integer of over 4,300 digits
+            raise InputError(f"{locate(i)}: unreadable JSON number ({_first_words(exc)})") from None
     return Batch(records_to_array(records, schema, locate, coerce), locate)
 
 
@@ -218,16 +268,29 @@ def _jsonl_fast(kept: list[str], schema: Schema, locate: Locate, coerce: bool) -
             gc.enable()
     if len(records) != len(kept):
         raise ValueError("line count mismatch")
+    for i in _lines_with_repeated_keys(kept, records):
+        records[i] = json.loads(kept[i], object_pairs_hook=object_pairs)
     return records_to_array(records, schema, locate, coerce)
 
 
+def _lines_with_repeated_keys(lines: list[str], records: list[Any]) -> list[int]:
+    """Lines that may repeat a key (see `_flag_repeated_keys`): more ':' than parsed keys."""
+    return [
+        i
+        for i, (line, record) in enumerate(zip(lines, records, strict=True))
+        if type(record) is dict and line.count(":") != len(record)
+    ]
+
+
 def _csv_source(
-    first: bytes, stream: BinaryIO, name: str, schema: Schema, chunk_rows: int
+    first: list[bytes], stream: BinaryIO, name: str, schema: Schema, chunk_rows: int
 ) -> tuple[list[str], Iterator[Batch]]:
     text = _Utf8Lines(first, stream, name)
     reader = csv.reader(text, strict=True)
     header = _csv_next(reader, name)
-    if header is None or not any(c.strip() for c in header):
+    while header is not None and not any(c.strip() for c in header):  # blank lines first
+        header = _csv_next(reader, name)
+    if header is None:
         raise InputError(f"{name}: empty input, no header row and no houses")
     order = _csv_columns(header, schema, name)
     return header, _csv_batches(reader, header, order, name, schema, chunk_rows)
@@ -307,7 +370,7 @@ def _csv_array(
                     float(row[col])
                 except ValueError:
                     raise InputError(
-                        f"{locate(i)}: {schema.names[j]}: {row[col]!r} is not a number"
+                        f"{locate(i)}: {schema.names[j]}: {show(row[col])} is not a number"
                     ) from None
         raise InputError(f"{locate(0)}: unreadable numbers")  # numpy and float() disagree
     return finite_float32(table, schema, locate)
@@ -316,7 +379,7 @@ def _csv_array(
 class _Utf8Lines:
     """Text lines from a binary stream, decoded strictly, a decoding error naming its line."""
 
-    def __init__(self, first: bytes, stream: BinaryIO, name: str):
+    def __init__(self, first: list[bytes], stream: BinaryIO, name: str):
         self._lines = _chain_first(first, stream)
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self._name = name
@@ -336,9 +399,8 @@ class _Utf8Lines:
             ) from None
 
 
-def _chain_first(first: bytes, stream: BinaryIO) -> Iterator[bytes]:
-    if first:
-        yield first
+def _chain_first(first: list[bytes], stream: BinaryIO) -> Iterator[bytes]:
+    yield from (line for line in first if line)
     yield from stream
 
 

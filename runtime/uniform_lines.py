@@ -75,7 +75,7 @@ class _Template:
             return None
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if not isinstance(record, dict) or len(record) != schema.width:
             return None

@@ -20,6 +20,30 @@ from houseprice.runtime.errors import InputError
 
 Locate = Callable[[int], str]  # record index within the batch -> "line 7", "$[3]", ...
 _NUMBER_TYPES = frozenset({int, float})
+SHOW_CHARS = 40  # an error line echoes at most this much of what was given
+
+
+class KeysGivenTwice(dict):
+    """A JSON object in which a key appeared more than once (json keeps the last silently).
+    Readers build these through `object_pairs`; validation rejects them by name."""
+
+    twice: str = ""
+
+
+def object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's ``object_pairs_hook``: a plain dict, or a `KeysGivenTwice` naming the first key
+    given twice, so that the error names the record like every other validation error."""
+    record = dict(pairs)
+    if len(record) == len(pairs):
+        return record
+    seen: set[str] = set()
+    flagged = KeysGivenTwice(record)
+    for key, _ in pairs:
+        if key in seen:
+            flagged.twice = key
+            break
+        seen.add(key)
+    return flagged
 
 
 class Schema:
@@ -46,8 +70,12 @@ def records_to_array(
     if not records:
         return np.empty((0, schema.width), dtype=np.float32)
     rows = _fast_rows(records, schema)
-    if rows is None:
-        rows = [_record_row(r, i, schema, locate, coerce) for i, r in enumerate(records)]
+    if rows is not None:
+        try:
+            return finite_float32(np.array(rows, dtype=np.float64), schema, locate)
+        except OverflowError:  # an int beyond float64: the slow path names the record
+            pass
+    rows = [_record_row(r, i, schema, locate, coerce) for i, r in enumerate(records)]
     return finite_float32(np.array(rows, dtype=np.float64), schema, locate)
 
 
@@ -72,16 +100,21 @@ def _record_row(record: Any, i: int, schema: Schema, locate: Locate, coerce: boo
         raise InputError(
             f"{locate(i)}: expected an object of feature values, got {_json_type(record)}"
         )
+    if isinstance(record, KeysGivenTwice):
+        j = schema.column(record.twice)
+        name = schema.names[j] if j is not None else show(record.twice)
+        raise InputError(f"{locate(i)}: feature {name} given twice")
     row: list[float | None] = [None] * schema.width
     for key, value in record.items():
         j = schema.column(key) if isinstance(key, str) else None
         if j is None:
             raise InputError(
-                f"{locate(i)}: unknown feature {key!r}; the model takes {schema.describe()}"
+                f"{locate(i)}: unknown feature {show(str(key))}; the model takes "
+                f"{schema.describe()}"
             )
         if row[j] is not None:
             raise InputError(f"{locate(i)}: feature {schema.names[j]} given twice ({key!r})")
-        row[j] = _number(value, f"{locate(i)}: {key}", coerce)
+        row[j] = _number(value, f"{locate(i)}: {schema.names[j]}", coerce)
     missing = [schema.names[j] for j, v in enumerate(row) if v is None]
     if missing:
         raise InputError(f"{locate(i)}: missing feature {', '.join(missing)}")
@@ -90,26 +123,31 @@ def _record_row(record: Any, i: int, schema: Schema, locate: Locate, coerce: boo
 
 def _number(value: Any, where: str, coerce: bool) -> float:
     kind = type(value)
-    if kind is float or kind is int:
+    if kind is float or kind is int or _numpy_number(value):
         try:
             number = float(value)
         except OverflowError:
-            raise InputError(f"{where}: {value} is too large") from None
+            raise InputError(f"{where}: {_show_number(value)} is too large") from None
     elif kind is str and coerce:
         try:
             number = float(value)
-        except ValueError:
-            raise InputError(f"{where}: {_show(value)} is not a number") from None
+        except (ValueError, OverflowError):
+            raise InputError(f"{where}: {show(value)} is not a number") from None
     elif kind is str:
         raise InputError(
-            f"{where}: expected a number, got the string {_show(value)} (pass --coerce to accept "
+            f"{where}: expected a number, got the string {show(value)} (pass --coerce to accept "
             "numbers written as strings)"
         )
     else:
         raise InputError(f"{where}: expected a number, got {_json_type(value)}")
     if not math.isfinite(number):
-        raise InputError(f"{where}: {value} is not a finite number")
+        raise InputError(f"{where}: {_show_number(value)} is not a finite number")
     return number
+
+
+def _numpy_number(value: Any) -> bool:
+    """numpy's integer and floating scalars (np.float64(0.5), np.int32(3)); not np.bool_."""
+    return isinstance(value, (np.integer, np.floating))
 
 
 def finite_float32(x: np.ndarray, schema: Schema, locate: Locate) -> np.ndarray:
@@ -120,7 +158,8 @@ def finite_float32(x: np.ndarray, schema: Schema, locate: Locate) -> np.ndarray:
     if bad.any():
         i, j = (int(v) for v in np.argwhere(bad)[0])
         raise InputError(
-            f"{locate(i)}: {schema.names[j]}: {x[i, j]} is not a finite float32 number"
+            f"{locate(i)}: {schema.names[j]}: {_show_number(x[i, j])} is not a finite float32 "
+            "number"
         )
     return x32
 
@@ -136,8 +175,36 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _show(text: str, limit: int = 40) -> str:
+def show(text: str, limit: int = SHOW_CHARS) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _show_number(value: Any) -> str:
+    """A number as given, at most SHOW_CHARS characters (a 400-digit integer is not echoed)."""
+    if type(value) is int and value.bit_length() > 128:
+        return f"an integer of {len(str(abs(value)))} digits"
+    text = str(value)
+    return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS] + "..."
+
+
+def nonfinite_price_error(
+    x: np.ndarray, prices: np.ndarray, info: Any, locate: Locate
+) -> InputError:
+    """The error for the first house the model prices as NaN or infinity: the graph overflowed
+    on values far outside the training range, and those features are named, worst first."""
+    i = int(np.flatnonzero(~np.isfinite(prices))[0])
+    low, high = np.asarray(info.feature_min), np.asarray(info.feature_max)
+    span = np.maximum(high - low, 1e-12)
+    row = x[i].astype(np.float64)
+    beyond = np.maximum(low - row, row - high) / span  # in spans of the training range
+    worst = [j for j in np.argsort(-beyond) if beyond[j] > 0][:3]
+    blame = ", ".join(
+        f"{info.feature_names[j]}={row[j]:g} (trained on {low[j]:g} to {high[j]:g})" for j in worst
+    )
+    return InputError(
+        f"{locate(i)}: the model gives no finite price ({prices[i]}) for this house; "
+        + (f"far outside the training range: {blame}" if blame else "every feature is in range")
+    )
 
 
 @dataclass(frozen=True)

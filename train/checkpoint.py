@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ class TrainedModel:
 
 
 def save_checkpoint(trained: TrainedModel, path: str | Path) -> None:
+    problem = nonfinite_problem(trained.model, trained.metrics)
+    if problem:
+        raise CheckpointError(f"refusing to save a checkpoint with {problem}")
     payload = {
         "format": CHECKPOINT_FORMAT,
         "state_dict": trained.model.state_dict(),
@@ -62,6 +66,26 @@ def save_checkpoint(trained: TrainedModel, path: str | Path) -> None:
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def nonfinite_problem(model: torch.nn.Module, metrics: dict[str, Any]) -> str | None:
+    """What is NaN or infinite in a model's weights and buffers or its metrics, or None."""
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return f"non-finite values in {name}"
+    bad = [key for key, value in _numbers(metrics) if not math.isfinite(value)]
+    return f"non-finite metrics {', '.join(bad)}" if bad else None
+
+
+def _numbers(values: Any, prefix: str = "") -> list[tuple[str, float]]:
+    """Every number in nested dicts and lists, with a dotted path."""
+    if isinstance(values, dict):
+        return [p for k, v in values.items() for p in _numbers(v, f"{prefix}{k}.")]
+    if isinstance(values, list):
+        return [p for i, v in enumerate(values) for p in _numbers(v, f"{prefix}{i}.")]
+    if isinstance(values, float):
+        return [(prefix.rstrip("."), values)]
+    return []
 
 
 def load_checkpoint(path: str | Path) -> TrainedModel:

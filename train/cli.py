@@ -12,6 +12,7 @@ from houseprice.runtime.cli_support import (
     EXIT_INPUT,
     EXIT_OUTPUT,
     EXIT_USAGE,
+    echo,
     fail,
     missing_extra,
     run_app,
@@ -77,6 +78,8 @@ def train(
     except ImportError:
         missing_extra(PROG, "torch", "train")
     from houseprice.data import DataError, load_dataset
+    from houseprice.runtime.errors import OutputError
+    from houseprice.train.checkpoint import CheckpointError
     from houseprice.train.config import RECIPES, ConfigError, with_overrides
     from houseprice.train.fit import TrainError
     from houseprice.train.split import SplitError
@@ -102,9 +105,11 @@ def train(
             _run_cv(dataset, config, cv, out, quiet)
         else:
             _run_holdout(dataset, config, out, plot, quiet)
-    except (DataError, SplitError, TrainError) as exc:
+    except (DataError, SplitError, TrainError, CheckpointError) as exc:
         fail(PROG, str(exc), EXIT_INPUT)
-    except OSError as exc:
+    except OutputError as exc:
+        fail(PROG, str(exc), EXIT_OUTPUT)
+    except OSError as exc:  # making the output folder
         fail(PROG, f"cannot write to {out}: {exc.strerror or exc}", EXIT_OUTPUT)
 
 
@@ -129,13 +134,13 @@ def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool) -> None:
         "config": config.to_dict(),
     }
     atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    typer.echo(format_metrics(run.trained.metrics, dataset.target_name, dataset.target_unit))
+    echo(PROG, format_metrics(run.trained.metrics, dataset.target_name, dataset.target_unit))
     written = [out / "checkpoint.pt", out / "metrics.json"]
     if plot:
         from houseprice.train.plot import write_plots
 
         written += write_plots(run, dataset, out)
-    typer.echo("wrote " + ", ".join(str(p) for p in written))
+    echo(PROG, "wrote " + ", ".join(str(p) for p in written))
 
 
 def _run_cv(dataset, config, k: int, out: Path, quiet: bool) -> None:
@@ -156,8 +161,8 @@ def _run_cv(dataset, config, k: int, out: Path, quiet: bool) -> None:
         "scores": [s.to_dict() for s in scores],
     }
     atomic_write_bytes(out / "cv.json", (json.dumps(report, indent=2) + "\n").encode())
-    typer.echo(format_cv(scores, k, config.seed, dataset.target_unit))
-    typer.echo(f"wrote {out / 'cv.json'}")
+    echo(PROG, format_cv(scores, k, config.seed, dataset.target_unit))
+    echo(PROG, f"wrote {out / 'cv.json'}")
 
 
 def _require_matplotlib() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -10,6 +11,9 @@ SplitKind = Literal["shuffle", "seed"]
 
 class ConfigError(ValueError):
     """A configuration value is out of its allowed range."""
+
+
+MAX_LR = 10.0
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,17 @@ class TrainConfig:
     drop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        real = ("lr", "weight_decay", "loss_scale", "val_fraction", "test_fraction")
+        for name in real:
+            if not isinstance(getattr(self, name), (int, float)) or not math.isfinite(
+                getattr(self, name)
+            ):
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)}")
         checks = [
             (self.hidden >= 1, "hidden must be >= 1"),
             (self.members >= 1, "members must be >= 1"),
-            (self.lr > 0, "lr must be > 0"),
+            # Adam steps are about lr in size: beyond MAX_LR every weight leaves the float range.
+            (0 < self.lr <= MAX_LR, f"lr must be in (0, {MAX_LR:g}]"),
             (self.weight_decay >= 0, "weight_decay must be >= 0"),
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 0, "batch_size must be >= 0 (0 = full batch)"),
@@ -50,6 +61,7 @@ class TrainConfig:
             (self.patience >= 0, "patience must be >= 0"),
             (self.split in ("shuffle", "seed"), "split must be 'shuffle' or 'seed'"),
             (0 < self.test_fraction < 1, "test_fraction must be in (0, 1)"),
+            (self.seed >= 0, "seed must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from houseprice.data import Dataset
-from houseprice.train.checkpoint import TrainedModel
+from houseprice.train.checkpoint import TrainedModel, nonfinite_problem
 from houseprice.train.config import SEED_RECIPE, TrainConfig
-from houseprice.train.fit import FitResult, Progress, fit, predict
+from houseprice.train.fit import FitResult, Progress, TrainError, fit, predict
 from houseprice.train.metrics import regression_metrics
 from houseprice.train.split import holdout_split, kfold_splits
 
@@ -41,6 +41,12 @@ def train_holdout(
         "train": regression_metrics(y_train, predict(result.model, x_train)),
         "test": regression_metrics(data.target[test_rows], test_pred),
     }
+    problem = nonfinite_problem(result.model, metrics)
+    if problem:
+        raise TrainError(
+            f"training diverged ({problem}); nothing saved. Lower --lr, or check the data for "
+            "values far larger than the rest"
+        )
     trained = TrainedModel(
         model=result.model,
         config=config,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from houseprice.bench.measure import TARGETS
 from houseprice.runtime.contract import ModelInfo
 from tests.conftest import run_cli
 from tests.runtime.model_files import sum_model
@@ -34,10 +35,13 @@ def test_quick_json_report_has_every_row_and_column(exported):
         "torch (TorchScript) script",
     }
     assert report["scale"]["houses"] == 600 and report["scale"]["peak_rss_mb"] > 0
-    assert {t["target"].split(":")[0] for t in report["targets"]} >= {
-        "single house, predict(dict) p50 / eager p50"
-    }
-    assert all(isinstance(t["met"], bool) for t in report["targets"])
+    # Every target is reported, measured (torch and every row are there), and judged right.
+    assert [t["id"] for t in report["targets"]] == [key for key, *_ in TARGETS]
+    for t in report["targets"]:
+        op, bound = t["bound"].split()
+        assert t["measured"] is not None, t
+        within = t["measured"] <= float(bound) if op == "<=" else t["measured"] >= float(bound)
+        assert t["met"] is within, t
 
 
 def test_table_output_and_missing_model(exported, tmp_path):

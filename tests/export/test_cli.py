@@ -13,13 +13,14 @@ from tests.conftest import run_cli
 runner = CliRunner()
 
 
-def _error(result, code: int, pattern: str) -> None:
+def _error(result, code: int, pattern: str, out: Path) -> None:
+    """One error line, the exit code, and no model written where the export was sent."""
     assert result.exit_code == code, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hp-export: error: ") and pattern in lines[0], (
         result.stderr
     )
-    assert not Path("model.onnx").exists()
+    assert not (out / "model.onnx").exists() and not (out / "manifest.json").exists()
 
 
 def test_defaults_export_onnx_from_artifacts(exported, tmp_path, monkeypatch):
@@ -60,8 +61,8 @@ def test_checkpoint_errors(exported, tmp_path, kind):
             "corrupt": "not a readable checkpoint",
             "incompatible": "retrain",
         }[kind],
+        tmp_path,
     )
-    assert not (tmp_path / "model.onnx").exists()
 
 
 def test_unknown_format_and_unwritable_output(exported, tmp_path):
@@ -72,7 +73,7 @@ def test_unknown_format_and_unwritable_output(exported, tmp_path):
     result = runner.invoke(
         app, ["--checkpoint", str(exported.checkpoint), "--out", str(blocker / "x")]
     )
-    _error(result, 5, "cannot write")
+    _error(result, 5, "cannot write", blocker / "x")
 
 
 def test_parity_failure_exits_4_through_the_cli(exported, tmp_path, monkeypatch):
@@ -82,5 +83,4 @@ def test_parity_failure_exits_4_through_the_cli(exported, tmp_path, monkeypatch)
     real = api.export_onnx
     monkeypatch.setattr(api, "export_onnx", lambda *a: _corrupt_first_weight(real(*a)))
     result = runner.invoke(app, ["--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)])
-    _error(result, 4, "disagrees with PyTorch")
-    assert not (tmp_path / "model.onnx").exists()
+    _error(result, 4, "disagrees with PyTorch", tmp_path)

@@ -13,13 +13,37 @@ from houseprice.runtime.contract import ModelInfo
 NAMES = BOSTON_COLUMNS[:-1]  # the 13 features, without the MEDV target
 
 
-def sum_model(path: Path, width: int, metadata: dict[str, str] | None) -> Path:
-    """features (batch, width) -> price = row sum, with the given metadata_props."""
+def sum_model(
+    path: Path,
+    width: int,
+    metadata: dict[str, str] | None,
+    *,
+    output: str = "sum",
+) -> Path:
+    """features (batch, width) -> price = row sum, with the given metadata_props.
+
+    ``output`` bends the output contract: "sum" keeps it (float32, [batch]); "column" gives
+    [batch, 1]; "int64" casts the prices to integers; "twice" returns 2 * batch prices while
+    declaring [batch]."""
+    nodes = [helper.make_node("ReduceSum", ["features", "axes"], ["s"], keepdims=0)]
+    out_type, out_shape = TensorProto.FLOAT, ["batch"]
+    if output == "sum":
+        nodes.append(helper.make_node("Identity", ["s"], ["price"]))
+    elif output == "column":
+        nodes.append(helper.make_node("Unsqueeze", ["s", "axes"], ["price"]))
+        out_shape = ["batch", 1]
+    elif output == "int64":
+        nodes.append(helper.make_node("Cast", ["s"], ["price"], to=TensorProto.INT64))
+        out_type = TensorProto.INT64
+    elif output == "twice":
+        nodes.append(helper.make_node("Concat", ["s", "s"], ["price"], axis=0))
+    else:
+        raise ValueError(output)
     graph = helper.make_graph(
-        [helper.make_node("ReduceSum", ["features", "axes"], ["price"], keepdims=0)],
+        nodes,
         "sum",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", width])],
-        [helper.make_tensor_value_info("price", TensorProto.FLOAT, ["batch"])],
+        [helper.make_tensor_value_info("price", out_type, out_shape)],
         [helper.make_tensor("axes", TensorProto.INT64, [1], [1])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -149,6 +150,12 @@ def test_model_problems_exit_3(exported, tmp_path):
     _fails(
         run_cli("hp-infer", house, "--model", str(tmp_path / "junk.onnx")),
         3,
+        "not an ONNX model (starts with byte 0x00)",
+    )
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x0ajunk")  # an ONNX-like first byte, then junk
+    _fails(
+        run_cli("hp-infer", house, "--model", str(tmp_path / "junk.onnx")),
+        3,
         "not a loadable ONNX model",
     )
     plain = sum_model(tmp_path / "plain.onnx", 13, None)
@@ -196,3 +203,176 @@ def test_cli_prices_equal_the_predictor(exported):
     got = [json.loads(line)["price"] for line in result.stdout.splitlines()]
     expected = Predictor.load(exported.onnx).predict([json.loads(line) for line in lines])
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+HOUSES = str(EXAMPLES / "houses.jsonl")
+
+
+def _into(target: str, *args: str, exported=None, model: Path | None = None):
+    """hp-infer with stdout opened on ``target`` (e.g. /dev/full), or closed for None."""
+    command = [script("hp-infer"), *args, "--model", str(model or exported.onnx)]
+    if target is None:
+        return subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              pass_fds=(), preexec_fn=lambda: os.close(1), timeout=60)  # fmt: skip
+    with open(target, "wb") as sink:
+        return subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, timeout=60)
+
+
+def _one_line(result, code: int, message: str) -> None:
+    assert result.returncode == code, result.stderr
+    err = result.stderr.decode()
+    assert err.count("\n") == 1 and "Traceback" not in err and message in err, err
+
+
+@pytest.mark.parametrize(
+    "args", [(HOUSES,), (str(EXAMPLES / "house.json"),), ("--describe",), ("--version",)]
+)
+def test_a_full_stdout_is_one_line_and_exit_5(exported, args):
+    _one_line(_into("/dev/full", *args, exported=exported), 5, "No space left on device")
+
+
+def test_a_closed_stdout_is_one_line_and_exit_5(exported):
+    _one_line(_into(None, HOUSES, exported=exported), 5, "cannot write to stdout: it is closed")
+    _one_line(_into(None, "--describe", exported=exported), 5, "it is closed")
+
+
+def _limit_file_size(limit: int):
+    """preexec_fn: files of this process may not grow past ``limit`` bytes (writes beyond fail
+    with EFBIG, "File too large": a real write failure, as a full disk gives ENOSPC)."""
+
+    def apply() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get the error, not the signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_failing_output_file_leaves_the_destination_as_it_was(exported, tmp_path):
+    out = tmp_path / "prices.jsonl"
+    out.write_text("previous prices\n")
+    big = tmp_path / "many.jsonl"
+    big.write_text((json.dumps(HOUSE) + "\n") * 5000)
+    result = subprocess.run(
+        [script("hp-infer"), str(big), "-o", str(out), "--model", str(exported.onnx)],
+        capture_output=True, preexec_fn=_limit_file_size(4096), timeout=60,
+    )  # fmt: skip
+    _one_line(result, 5, f"cannot write {out}: File too large")
+    assert out.read_text() == "previous prices\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.jsonl", "prices.jsonl"]
+
+
+def test_output_paths_that_cannot_be_files(exported, tmp_path):
+    house = str(EXAMPLES / "house.json")
+    _fails(_infer(exported, house, "-o", str(tmp_path)), 5, "it is a directory")
+    _fails(_infer(exported, house, "-o", f"{tmp_path}/new/"), 2, "a file name is needed")
+    assert not (tmp_path / "new").exists()
+    _fails(_infer(exported, house, "-o", ""), 2, "-o needs a file name")
+    _fails(_infer(exported, house, "-o", "/dev/null"), 5, "it is not a regular file")
+    assert Path("/dev/null").is_char_device()
+    to_stdout = _infer(exported, house, "-o", "-", cwd=tmp_path)
+    assert to_stdout.returncode == 0 and b"price" in to_stdout.stdout
+    assert not (tmp_path / "-").exists()
+
+
+def test_output_keeps_the_mode_of_the_file_it_replaces(exported, tmp_path):
+    out = tmp_path / "private.json"
+    out.write_text("{}")
+    out.chmod(0o600)
+    assert _infer(exported, str(EXAMPLES / "house.json"), "-o", str(out)).returncode == 0
+    assert "price" in out.read_text() and (out.stat().st_mode & 0o777) == 0o600
+
+
+def test_writing_prices_over_the_input_is_refused(exported, tmp_path, monkeypatch):
+    houses = tmp_path / "a.jsonl"
+    houses.write_bytes((EXAMPLES / "houses.jsonl").read_bytes())
+    (tmp_path / "link.jsonl").symlink_to(houses)
+    (tmp_path / "sub").mkdir()
+    for output in (str(houses), "./a.jsonl", "sub/../a.jsonl", str(tmp_path / "link.jsonl")):
+        _fails(_infer(exported, "a.jsonl", "-o", output, cwd=tmp_path), 2, "is the input file")
+    assert houses.read_bytes() == (EXAMPLES / "houses.jsonl").read_bytes()
+
+
+def test_non_finite_flags_are_usage_errors(exported):
+    _fails(_infer(exported, "x", "--margin", "nan"), 2, "nan is not a finite number")
+    _fails(_infer(exported, "x", "--margin", "inf"), 2, "inf is not a finite number")
+
+
+def test_threads_and_jobs_are_bounded_by_the_cpus(exported, tmp_path, monkeypatch):
+    from houseprice.runtime import cli, infer
+
+    seen: dict[str, int] = {}
+    real_load, real_stream = Predictor.load.__func__, infer.infer_stream
+
+    def load(cls, path, *, threads):
+        seen["threads"] = threads
+        return real_load(cls, path, threads=threads)
+
+    def stream(*args, jobs, **options):
+        seen["jobs"] = jobs
+        return real_stream(*args, jobs=jobs, **options)
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(Predictor, "load", classmethod(load))
+    monkeypatch.setattr(infer, "infer_stream", stream)
+    out = tmp_path / "out.jsonl"
+    flags = ["--threads", "10000", "-j", "64", "-o", str(out), "--model", str(exported.onnx)]
+    cli.run(cli.build_parser().parse_args([HOUSES, *flags]))
+    assert seen == {"threads": 2, "jobs": 2} and len(out.read_text().splitlines()) == 10
+
+
+def test_hostile_models_fail_fast_with_nothing_on_stdout(tmp_path):
+    from tests.runtime.model_files import info
+
+    house = str(EXAMPLES / "house.json")
+    huge = tmp_path / "huge.onnx"
+    with open(huge, "wb") as handle:  # sparse: 2 GB of zeros that take no disk
+        handle.truncate(2**31 + 10)
+    _fails(run_cli("hp-infer", house, "--model", str(huge)), 3, "more than an ONNX file can hold")
+    column = sum_model(tmp_path / "column.onnx", 13, info().to_metadata(), output="column")
+    _fails(
+        run_cli("hp-infer", house, "--model", str(column)),
+        3,
+        "expected tensor(float) of shape [batch]",
+    )
+    twice = sum_model(tmp_path / "twice.onnx", 13, info().to_metadata(), output="twice")
+    _fails(
+        run_cli("hp-infer", HOUSES, "--model", str(twice)), 3, "for 10 houses, expected one price"
+    )
+    names = {**info().to_metadata(), "houseprice.feature_names": json.dumps(["CRIM"] * 13)}
+    dup = sum_model(tmp_path / "dup.onnx", 13, names)
+    _fails(
+        run_cli("hp-infer", house, "--model", str(dup)),
+        3,
+        "damaged houseprice metadata: duplicate feature name CRIM",
+    )
+
+
+def test_a_house_the_model_cannot_price_is_an_error_not_inf(tmp_path):
+    from tests.runtime.model_files import info
+
+    model = sum_model(tmp_path / "sum.onnx", 13, info().to_metadata())
+    far = {**HOUSE, "INDUS": 3e38, "TAX": 3e38}
+    path = tmp_path / "far.json"
+    path.write_text(json.dumps(far))
+    result = run_cli("hp-infer", str(path), "--model", str(model))
+    _fails(
+        result,
+        1,
+        "far.json: the model gives no finite price (inf) for this house; far outside the training range: INDUS=3e+38",
+    )
+
+
+def test_describe_shows_the_declared_signature_and_no_terminal_escapes(exported, tmp_path):
+    from tests.runtime.model_files import info
+
+    text = _infer(exported, "--describe").stdout.decode()
+    assert "input        'features': float32 (" in text and ", 13)" in text
+    assert "output       'price': float32 (" in text
+    props = {**info().to_metadata(), "houseprice.target_name": "MEDV\x1b[2J\x07"}
+    model = sum_model(tmp_path / "ansi.onnx", 13, props)
+    shown = run_cli("hp-infer", "--describe", "--model", str(model))
+    assert shown.returncode == 0 and b"\x1b" not in shown.stdout and b"\x07" not in shown.stdout
+    assert "MEDV\\x1b[2J\\x07" in shown.stdout.decode()

@@ -251,3 +251,145 @@ def test_worker_processes_merge_range_warnings(predictor, houses):
     assert [(r.feature, r.count, r.first) for r in summary.out_of_range] == [
         ("LSTAT", 2, "in.jsonl:31")
     ]
+
+
+def _with_repeat(house: dict[str, float], key: str = "CRIM", text: str = "99") -> str:
+    """The house as one JSON line with ``key`` given a second time, last."""
+    return json.dumps(house)[:-1] + f', "{key}": {text}}}'
+
+
+@pytest.mark.parametrize("key", ["CRIM", "crim"])
+def test_a_feature_given_twice_is_an_error_in_every_shape(predictor, houses, key):
+    twice = _with_repeat(houses[0], key)
+    cases = [
+        (twice, "in.json", r"^in.json: feature CRIM given twice"),
+        (
+            f"[{json.dumps(houses[1])}, {twice}]",
+            "in.json",
+            r"^in.json: \$\[1\]: feature CRIM given",
+        ),
+        (f"{json.dumps(houses[1])}\n{twice}\n", "in.jsonl", r"^in.jsonl:2: feature CRIM given"),
+        (f"{twice}\n{twice}\n", "in.jsonl", r"^in.jsonl:1: feature CRIM given twice"),  # uniform
+    ]
+    for text, name, message in cases:
+        with pytest.raises(InputError, match=message):
+            _run(predictor, text.encode(), name)
+        with pytest.raises(InputError, match=message.replace("in.json", "in.jsonl", 0)):
+            _run(predictor, text.encode(), name, chunk_rows=1)
+
+
+def test_colons_inside_keys_do_not_hide_or_invent_repeats(predictor, houses):
+    """The repeat check counts ':' per line; a ':' in a key only sends the line to the exact
+    check, which must then accept a house without repeats and still see a real one."""
+    odd = json.dumps(houses[0])[:-1] + ', "a:b": 1}'
+    with pytest.raises(InputError, match=r"in.jsonl:1: unknown feature 'a:b'"):
+        _run(predictor, f"{odd}\n{odd}\n".encode(), "in.jsonl")
+    out, _ = _run(predictor, _jsonl(houses[:2]), "in.jsonl")
+    assert len(out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("name", ["<stdin>", "in.csv", "in.jsonl"])
+def test_leading_blank_lines_keep_their_line_numbers(predictor, houses, name):
+    body = _csv(houses[:2]).replace(b"\r\n", b"\n") if name != "in.jsonl" else _jsonl(houses[:2])
+    fmt = {"<stdin>": None, "in.csv": None, "in.jsonl": None}[name]
+    _, summary = _run(predictor, b"\n \r\n" + body, name, fmt=fmt)
+    assert summary.houses == 2 and summary.format is (
+        Format.jsonl if "jsonl" in name else Format.csv
+    )
+    broken = b"\n\n" + body.replace(b"\n", b"\nx\n", 1) if name != "in.jsonl" else b"\n\n{oops}\n"
+    with pytest.raises(InputError, match=rf"^{name}:[34]: "):
+        _run(predictor, broken, name)
+
+
+def test_json_lines_in_a_json_file_get_a_hint(predictor, houses):
+    with pytest.raises(InputError, match=r"in.json:2: malformed JSON: Extra data .*--format jsonl"):
+        _run(predictor, _jsonl(houses[:2]), "in.json")
+    out, summary = _run(predictor, _jsonl(houses[:2]), "in.json", fmt=Format.jsonl)
+    assert summary.format is Format.jsonl and len(out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("name", ["in.json", "in.jsonl"])
+def test_absurd_numbers_and_nesting_are_input_errors(predictor, houses, name):
+    line = json.dumps(houses[0])
+
+    def document(first: str) -> bytes:  # two houses, as an array or as two lines
+        return (f"[{first}, {line}]" if name == "in.json" else f"{first}\n{line}\n").encode()
+
+    for digits, message in [(400, "an integer of 400 digits is too large"),
+                            (5000, "unreadable JSON number")]:  # fmt: skip
+        text = line.replace(json.dumps(houses[0]["TAX"]), "9" * digits, 1)
+        with pytest.raises(InputError) as caught:
+            _run(predictor, document(text), name)
+        assert message in str(caught.value) and len(str(caught.value)) < 200, caught.value
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InputError, match=r"nested too deeply|malformed JSON"):
+        _run(predictor, document(f'{{"CRIM": {deep}}}'), name)
+    with pytest.raises(InputError, match=r"nested too deeply|malformed JSON"):
+        _run(predictor, f"{deep}\n".encode(), name)
+
+
+def test_echoed_values_are_capped(predictor, houses):
+    long = dict(houses[0], RM="x" * 5000)
+    with pytest.raises(InputError) as caught:
+        _run(predictor, _jsonl([long]), "in.jsonl", coerce=True)
+    assert "'xxxxxxxx" in str(caught.value) and len(str(caught.value)) < 120
+    rows = _csv([long]).decode()
+    with pytest.raises(InputError) as caught:
+        _run(predictor, rows.encode(), "in.csv")
+    assert "..." in str(caught.value) and len(str(caught.value)) < 120
+    with pytest.raises(InputError) as caught:
+        _run(predictor, _jsonl([{**houses[0], "k" * 5000: 1}]), "in.jsonl")
+    assert "unknown feature 'kkkk" in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_a_non_finite_price_names_the_line(tmp_path):
+    from tests.runtime.model_files import info, sum_model
+
+    summer = Predictor.load(sum_model(tmp_path / "sum.onnx", 13, info().to_metadata()))
+    base = dict.fromkeys(NAMES, 0.5)
+    far = {**base, "INDUS": 3e38, "TAX": 3e38}
+    for name, chunk_rows in [("in.jsonl", 1), ("in.jsonl", 16), ("in.json", 16)]:
+        data = _jsonl([base, base, far]) if name.endswith("l") else json.dumps([base, far]).encode()
+        where = "in.jsonl:3" if name.endswith("l") else r"in.json: \$\[1\]"
+        with pytest.raises(InputError, match=rf"^{where}: the model gives no finite price \(inf\)"):
+            _run(summer, data, name, chunk_rows=chunk_rows)
+
+
+def test_workers_are_bounded_by_chunks_and_keep_the_thread_count(predictor, houses, monkeypatch):
+    from houseprice.runtime import infer, signals
+
+    started: list[int] = []
+    real = infer._in_workers
+    monkeypatch.setattr(
+        infer, "_in_workers", lambda t, c, jobs: started.append(jobs) or real(t, c, jobs)
+    )
+    out, _ = _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=20, jobs=64)  # 3 chunks
+    assert started == [3] and len(out.splitlines()) == 60
+    monkeypatch.setattr(signals, "detach_worker", lambda: None)  # this is the test process
+    monkeypatch.setattr(infer, "_worker_task", None)  # and dropped again after the test
+    task = infer._ChunkTask(Predictor(predictor.model_bytes, threads=2), "in", False, 0.1)
+    infer._start_worker(task)
+    assert infer._worker_task is not None and infer._worker_task.predictor.threads == 2
+
+
+def test_a_threaded_parent_session_gets_workers_from_a_clean_process(predictor, houses):
+    threaded = Predictor(predictor.model_bytes, threads=2)
+    threaded.predict_array(np.zeros((4, 13), dtype=np.float32))  # its pool threads now exist
+    pooled, _ = _run(threaded, _jsonl(houses * 3), "in.jsonl", chunk_rows=7, jobs=2)
+    serial, _ = _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=7, jobs=1)
+    assert pooled == serial
+
+
+def _die(chunk):
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_worker_is_a_worker_error(predictor, houses, monkeypatch):
+    from houseprice.runtime import WorkerError, infer
+
+    monkeypatch.setattr(infer, "_run_in_worker", _die)  # forked workers inherit the patch
+    with pytest.raises(WorkerError, match="a worker process died"):
+        _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=7, jobs=2)

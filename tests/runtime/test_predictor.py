@@ -10,7 +10,7 @@ import pytest
 from houseprice.data import load_dataset
 from houseprice.runtime import InputError, ModelError
 from houseprice.runtime.predictor import Predictor
-from tests.runtime.model_files import info, sum_model
+from tests.runtime.model_files import NAMES, info, sum_model
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_model_errors(tmp_path: Path):
     with pytest.raises(ModelError, match="is a directory"):
         Predictor.load(tmp_path)
     (tmp_path / "text.onnx").write_text("this is not protobuf")
-    with pytest.raises(ModelError, match="not a loadable ONNX model"):
+    with pytest.raises(ModelError, match=r"not an ONNX model \(starts with byte 0x74\)"):
         Predictor.load(tmp_path / "text.onnx")
     with pytest.raises(ModelError, match="without houseprice metadata"):
         Predictor.load(sum_model(tmp_path / "plain.onnx", 13, None))
@@ -124,3 +124,86 @@ def test_model_errors(tmp_path: Path):
     future = {**info().to_metadata(), "houseprice.contract_version": "99"}
     with pytest.raises(ModelError, match="contract version 99"):
         Predictor.load(sum_model(tmp_path / "future.onnx", 13, future))
+
+
+def test_numpy_scalars_are_numbers_and_every_bad_value_is_an_input_error(exported):
+    predictor = Predictor.load(exported.onnx)
+    house = dict(zip(NAMES, load_dataset().features[0].tolist(), strict=True))
+    expected = predictor.predict(house)
+    as_numpy = {
+        k: (np.float64(v) if i % 2 else np.float32(v)) for i, (k, v) in enumerate(house.items())
+    }
+    as_numpy["CHAS"] = np.int64(house["CHAS"])
+    np.testing.assert_allclose(predictor.predict(as_numpy), expected, rtol=1e-6)
+    for bad, message in [
+        (10**400, "an integer of 401 digits is too large"),
+        (np.bool_(True), "expected a number, got bool"),
+        (np.float64("nan"), "nan is not a finite number"),
+        ("1" * 500, "expected a number, got the string '1111"),
+    ]:
+        with pytest.raises(InputError, match=message) as caught:
+            predictor.predict({**house, "TAX": bad})
+        assert len(str(caught.value)) < 200  # what was given is not echoed whole
+    with pytest.raises(InputError, match="house 1: TAX: an integer of 401 digits is too large"):
+        predictor.predict([house, {**house, "TAX": 10**400}])  # the batch fast path too
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"),
+    [
+        ("column", r"output 'price' is tensor\(float\) of shape \['batch', 1\]"),
+        ("int64", r"output 'price' is tensor\(int64\)"),
+    ],
+)
+def test_the_output_contract_is_checked_at_load(tmp_path, output, problem):
+    path = sum_model(tmp_path / "m.onnx", 13, info().to_metadata(), output=output)
+    with pytest.raises(ModelError, match=problem):
+        Predictor.load(path)
+
+
+def test_a_model_giving_two_prices_per_house_is_refused_when_run(tmp_path):
+    path = sum_model(tmp_path / "m.onnx", 13, info().to_metadata(), output="twice")
+    predictor = Predictor.load(path)  # it declares [batch]: only running it shows otherwise
+    with pytest.raises(ModelError, match=r"has shape \(6,\) for 3 houses"):
+        predictor.predict_array(np.zeros((3, 13), dtype=np.float32))
+
+
+def test_a_non_finite_price_is_never_returned(tmp_path):
+    predictor = Predictor.load(sum_model(tmp_path / "m.onnx", 13, info().to_metadata()))
+    x = np.full((3, 13), 0.5, dtype=np.float32)
+    x[1, [2, 5]] = 3e38  # in float32's range, but their sum is not
+    with pytest.raises(InputError) as caught:
+        predictor.predict_array(x)
+    message = str(caught.value)
+    assert message.startswith("row 1: the model gives no finite price (inf)")
+    assert "INDUS=3e+38 (trained on 0 to 1)" in message and "RM=3e+38" in message
+    house = dict(zip(NAMES, x[1].tolist(), strict=True))
+    with pytest.raises(InputError, match=r"^house: the model gives no finite price"):
+        predictor.predict(house)
+    with pytest.raises(InputError, match=r"^house 1: the model gives no finite price"):
+        predictor.predict([dict(zip(NAMES, x[0].tolist(), strict=True)), house])
+    np.testing.assert_array_equal(predictor.predict_unchecked(x)[1], np.float32("inf"))
+
+
+def test_files_that_cannot_be_models_fail_before_being_read(tmp_path):
+    huge = tmp_path / "huge.onnx"
+    with open(huge, "wb") as handle:  # sparse: no disk used, and never read whole
+        handle.truncate(2**31 + 10)
+    with pytest.raises(ModelError, match=r"2,147,483,658 bytes, more than an ONNX file can hold"):
+        Predictor.load(huge)
+    zeros = tmp_path / "zeros.onnx"
+    zeros.write_bytes(bytes(1 << 20))
+    with pytest.raises(ModelError, match=r"not an ONNX model \(starts with byte 0x00\)"):
+        Predictor.load(zeros)
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    with pytest.raises(ModelError, match=r"not an ONNX model \(empty\)"):
+        Predictor.load(tmp_path / "empty.onnx")
+
+
+def test_the_declared_signature_is_what_the_file_says(exported):
+    signature = Predictor.load(exported.onnx).signature()
+    (inp,), outputs = signature["inputs"], signature["outputs"]
+    assert inp["name"] == "features" and inp["type"] == "tensor(float)" and inp["shape"][1] == 13
+    assert [(o["name"], o["type"], len(o["shape"])) for o in outputs] == [
+        ("price", "tensor(float)", 1)
+    ]

@@ -76,7 +76,12 @@ def test_cv_reports_every_model_on_the_same_folds(tmp_path: Path, monkeypatch):
         (["--target", "PRICE"], 1, "no target column 'PRICE'"),
         (["--drop", "NOPE"], 1, "cannot drop NOPE"),
         (["--cv", "1"], 2, "--cv needs at least 2 folds"),
-        (["--lr", "0"], 2, "lr must be > 0"),
+        (["--lr", "0"], 2, "lr must be in (0, 10]"),
+        (["--lr", "1e9"], 2, "lr must be in (0, 10]"),
+        (["--lr", "inf"], 2, "lr must be a finite number"),
+        (["--lr", "nan"], 2, "lr must be a finite number"),
+        (["--test-fraction", "nan"], 2, "test_fraction must be a finite number"),
+        (["--seed", "-1"], 2, "seed must be >= 0"),
     ],
 )
 def test_user_errors_are_one_line(tmp_path: Path, args, code, message):

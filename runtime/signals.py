@@ -1,0 +1,68 @@
+"""SIGINT and SIGTERM as an exception, so long-running commands unwind through their cleanup.
+
+By default SIGTERM ends a Python process on the spot (temp files stay, worker processes are
+re-parented to init) and SIGINT raises KeyboardInterrupt with a traceback. Every houseprice command
+installs `raise_on_signals` first: the signal becomes `Interrupted` in the main thread, every
+``finally`` and context manager on the way out runs (temp files removed, workers stopped), and the
+CLI layer turns it into one line and exit status 128 + signal number.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from houseprice.runtime.errors import Interrupted
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def raise_on_signals() -> None:
+    """Make SIGINT and SIGTERM raise `Interrupted` in the main thread."""
+    for signum in HANDLED:
+        signal.signal(signum, _raise)
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    # A second signal while cleaning up gets the default action: a user pressing Ctrl-C twice
+    # means "now", and cleanup must never be what keeps a process alive.
+    for handled in HANDLED:
+        signal.signal(handled, signal.SIG_DFL)
+    raise Interrupted(signum)
+
+
+@contextmanager
+def held_while_forking() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while worker processes are forked. A child starts with the
+    parent's handlers, which would raise `Interrupted` inside multiprocessing's start-up code;
+    held, a signal waits until `detach_worker` has put the child's own handlers in place (and
+    in the parent, until the fork is done)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def detach_worker() -> None:
+    """In a worker process: leave signals to the parent, and die with it.
+
+    The terminal sends Ctrl-C to the whole process group; the parent decides, and stops its
+    workers itself. If the parent is killed outright (SIGKILL, no cleanup possible), Linux's
+    parent-death signal still ends the worker instead of leaving it running under init.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # held by `held_while_forking`
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the parent's own cleanup still stops us
+            pass

@@ -1,0 +1,50 @@
+"""The metadata a model carries is checked whole at load: damage is a ModelError naming it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from houseprice.runtime.contract import PREFIX, ModelInfo
+from houseprice.runtime.errors import ModelError
+from tests.runtime.model_files import NAMES, info
+
+
+def _props(**changes: object) -> dict[str, str]:
+    props = info().to_metadata()
+    for key, value in changes.items():
+        props[PREFIX + key] = value if isinstance(value, str) else json.dumps(value)
+    return props
+
+
+def test_a_sound_record_round_trips():
+    assert ModelInfo.from_metadata(info().to_metadata()) == info()
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"feature_names": ["CRIM"] * 13}, "duplicate feature name CRIM"),
+        ({"feature_names": ["crim", "CRIM", *NAMES[2:]]}, "duplicate feature name CRIM"),
+        ({"feature_names": ["", *NAMES[1:]]}, "feature name '' is not a non-empty string"),
+        ({"feature_names": [1, *NAMES[1:]]}, "feature name 1 is not a non-empty string"),
+        ({"feature_names": []}, "no feature names"),
+        ({"feature_names": "CRIM"}, "feature_names is not JSON"),
+        ({"feature_names": {"a": 1}}, "feature_names is a JSON dict, expected a list"),
+        ({"feature_min": [0.0] * 12}, "13 feature names but 12 minima and 13 maxima"),
+        ({"feature_max": [1.0] * 14}, "13 feature names but 13 minima and 14 maxima"),
+        ({"feature_min": [2.0] * 13}, "training range of CRIM is [2.0, 1.0]"),
+        ({"feature_max": ["NaN", *[1.0] * 12]}, "training range of CRIM is [0.0, nan]"),
+        ({"feature_max": [1e400, *[1.0] * 12]}, "training range of CRIM is [0.0, inf]"),
+        ({"feature_min": [None] * 13}, "float() argument must be"),
+        ({"metrics": [1, 2]}, "metrics is a JSON list, expected a dict"),
+        ({"config": "[" * 100_000}, "config is nested too deeply"),
+        ({"contract_version": "one"}, "contract version -1"),
+    ],
+)
+def test_damaged_metadata_is_named(changes, problem):
+    with pytest.raises(ModelError, match=r"damaged houseprice metadata|contract version") as caught:
+        ModelInfo.from_metadata(_props(**changes), "m.onnx")
+    assert problem in str(caught.value), caught.value
+    assert str(caught.value).startswith("m.onnx: ")
