@@ -73,6 +73,8 @@ UCI_ROW = " ".join(["1"] * 14)
         (b"a,b,MEDV\n", r"header row but no data rows"),
         (b"a,a,MEDV\n1,2,3\n", r"column 'a' appears twice"),
         (b"\xff\xfe\x00garbage", r"not UTF-8"),
+        (b"a,MEDV\n1e300,3\n", r":2: column a: '1e300' is beyond float32's range"),
+        (b"a,MEDV\n1,-3.5e38\n", r":2: column MEDV: '-3.5e38' is beyond float32's range"),
     ],
 )
 def test_bad_files_name_file_line_and_column(tmp_path: Path, content: bytes, message: str):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -8,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from houseprice.export.cli import app
-from tests.conftest import run_cli
+from tests.conftest import run_cli, script
 
 runner = CliRunner()
 
@@ -84,3 +87,46 @@ def test_parity_failure_exits_4_through_the_cli(exported, tmp_path, monkeypatch)
     monkeypatch.setattr(api, "export_onnx", lambda *a: _corrupt_first_weight(real(*a)))
     result = runner.invoke(app, ["--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)])
     _error(result, 4, "disagrees with PyTorch", tmp_path)
+
+
+def test_a_full_stdout_is_exit_5_after_a_complete_export(exported, tmp_path):
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [script("hp-export"), "--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)],
+            stdout=full, stderr=subprocess.PIPE, timeout=300,
+        )  # fmt: skip
+    err = result.stderr.decode()
+    assert result.returncode == 5 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "cannot write to stdout: No space left on device" in err
+    assert (tmp_path / "model.onnx").is_file()  # the export itself completed
+
+
+def test_non_finite_tolerance_is_a_usage_error(exported, tmp_path):
+    for value in ("nan", "inf"):
+        result = runner.invoke(
+            app, ["--checkpoint", str(exported.checkpoint), "--out", str(tmp_path), "--atol", value]
+        )
+        _error(result, 2, "--atol must be a finite number", tmp_path)
+
+
+def test_errors_map_to_exit_codes_by_type(exported, tmp_path, monkeypatch):
+    from houseprice.export import api
+
+    monkeypatch.setattr(api, "export_onnx", lambda *a: b"\x08\x0anot a graph")
+    result = runner.invoke(app, ["--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)])
+    # The message text says "cannot load"; the code comes from the type (ConversionError), not it.
+    _error(result, 3, "the runtime cannot load the exported graph", tmp_path)
+
+
+@pytest.mark.slow
+def test_sigterm_mid_export_leaves_no_files(exported, tmp_path):
+    process = subprocess.Popen(
+        [script("hp-export"), "--format", "all", "--checkpoint", str(exported.checkpoint),
+         "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(2.0)  # torch is imported and the export under way (it takes several seconds)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert err.decode() == "hp-export: interrupted; nothing written\n"
+    assert list(tmp_path.iterdir()) == []

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from houseprice.data import load_dataset
+from houseprice.export import api
 from houseprice.export.api import export_model
 from houseprice.export.config import ExportConfig
 from houseprice.export.errors import ExportError, ParityError
@@ -167,3 +168,46 @@ def test_onnx_ensemble_output_is_the_mean_of_its_members_in_pytorch(exported):
     np.testing.assert_allclose(got, expected, rtol=TOL.rtol, atol=TOL.atol)
     gemms = [n for n in onnx.load(exported.onnx).graph.node if n.op_type == "Gemm"]
     assert len(gemms) == 2 * len(model.members)  # one Gemm chain per member
+
+
+def test_a_failed_write_leaves_the_previous_set_with_its_manifest(exported, tmp_path, monkeypatch):
+    """Models and manifest are committed together: a write failing on the last file (the
+    manifest, as a disk filling up between writes would) leaves the previous export as it was."""
+    from houseprice.export.errors import ExportOutputError
+    from houseprice.runtime import files
+    from houseprice.runtime.errors import OutputError
+
+    export_model(exported.checkpoint, tmp_path, ["onnx", "torchscript"])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real_write = files._GuardedWriter.write
+
+    def full_disk(self, data):
+        if self._target.name == "manifest.json":
+            raise OutputError(f"cannot write {self._target}: No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(files._GuardedWriter, "write", full_disk)
+    monkeypatch.setattr(api, "model_info", _with_new_export_time(api.model_info))
+    with pytest.raises(ExportOutputError, match=r"manifest\.json: No space left on device"):
+        export_model(exported.checkpoint, tmp_path, ["onnx", "torchscript"])
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temp files either
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    for entry in manifest["artifacts"]:
+        data = (tmp_path / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+
+
+def _with_new_export_time(model_info):
+    """A later export writes other bytes (its exported_at differs): make sure they would."""
+    from dataclasses import replace
+
+    return lambda trained: replace(model_info(trained), exported_at="2099-01-01T00:00:00+00:00")
+
+
+def test_a_graph_the_runtime_cannot_load_is_a_conversion_error(exported, tmp_path, monkeypatch):
+    from houseprice.export.errors import ConversionError
+
+    monkeypatch.setattr(api, "export_onnx", lambda *a: b"\x08\x0anot a graph")
+    with pytest.raises(ConversionError, match="the runtime cannot load the exported graph"):
+        export_model(exported.checkpoint, tmp_path, ["onnx"])
+    assert list(tmp_path.iterdir()) == []

@@ -55,3 +55,26 @@ def test_checkpoint_from_an_incompatible_version(run, tmp_path: Path):
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="damaged checkpoint"):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_with_non_finite_weights_or_metrics_is_refused(run, tmp_path: Path):
+    import dataclasses
+
+    path = tmp_path / "checkpoint.pt"
+    broken = dataclasses.replace(
+        run.trained, metrics={**run.trained.metrics, "test": {"rmse": float("nan")}}
+    )
+    with pytest.raises(CheckpointError, match=r"non-finite metrics test\.rmse"):
+        save_checkpoint(broken, path)
+    model = load_checkpoint_model_copy(run)
+    with torch.no_grad():
+        next(model.parameters())[0, 0] = float("inf")
+    with pytest.raises(CheckpointError, match=r"non-finite values in members\.0"):
+        save_checkpoint(dataclasses.replace(run.trained, model=model), path)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def load_checkpoint_model_copy(run):
+    import copy
+
+    return copy.deepcopy(run.trained.model)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from houseprice.train.cli import app
-from tests.conftest import run_cli
+from tests.conftest import run_cli, script
 
 runner = CliRunner()
 FAST = ["--epochs", "5", "--quiet"]
@@ -136,3 +139,46 @@ def test_seed_recipe_reproduces_the_reference_range(tmp_path: Path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_test"] == 10 and metrics["n_train"] == 496
     assert 4.0 < metrics["test"]["mse"] < 14.0
+
+
+def test_training_that_diverges_saves_nothing(tmp_path: Path):
+    data = tmp_path / "huge.csv"  # finite in float32, but its squares are not: scaling overflows
+    data.write_text("a,MEDV\n" + "".join(f"{i * 1e37},{i + 1}\n" for i in range(30)))
+    result = _invoke("--data", str(data), "--out", str(tmp_path / "out"), *FAST)
+    _one_line_error(result, 1, "training diverged")
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()
+
+
+def test_the_install_hint_pins_torch_as_the_install_files_do():
+    from houseprice.runtime.cli_support import PINNED_TORCH
+    from tests.conftest import REPO
+
+    pins = [line.strip() for line in (REPO / "requirements" / "torch.txt").read_text().splitlines()]
+    assert PINNED_TORCH in pins
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['torch'] = None; "
+         "from houseprice.train.cli import main; main()", "--quiet"],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 6
+    assert (
+        f"`pip install {PINNED_TORCH} && pip install 'houseprice[train]'`" in result.stderr.decode()
+    )
+
+
+@pytest.mark.slow
+def test_sigterm_mid_training_leaves_no_files(tmp_path: Path):
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [script("hp-train"), "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # made just before training starts
+        time.sleep(0.01)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    assert err.decode() == "hp-train: interrupted; nothing written\n"
+    assert list(out.iterdir()) == []
