@@ -8,6 +8,7 @@ file is made: a one-house `hp-infer` never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
@@ -164,10 +165,7 @@ class Spool:
                 self._spill()
             return self._file.write(data)
         except OSError as exc:
-            raise OutputError(
-                f"cannot hold the output in a temporary file ({exc.strerror or exc}); "
-                "set TMPDIR to a folder with space, or write with -o FILE"
-            ) from None
+            raise _spool_error(exc) from None
 
     def _spill(self) -> None:
         import tempfile
@@ -178,14 +176,26 @@ class Spool:
 
     def rewind(self) -> BinaryIO:
         """The file holding everything written, positioned at its start."""
-        self._file.seek(0)
+        try:
+            self._file.seek(0)  # flushes what a disk spool still buffers: it may fail here
+        except OSError as exc:
+            raise _spool_error(exc) from None
         return self._file
 
     def close(self) -> None:
-        self._file.close()
+        # A failed flush here is of output that is not going anywhere: an error was raised.
+        with contextlib.suppress(OSError):
+            self._file.close()
 
     def __enter__(self) -> Spool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _spool_error(exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot hold the output in a temporary file ({exc.strerror or exc}); "
+        "set TMPDIR to a folder with space, or write with -o FILE"
+    )

@@ -33,3 +33,51 @@ def test_spool_gives_back_everything_in_memory_or_on_disk(limit):
             assert spool.write(piece) == len(piece)
         assert spool.on_disk == (limit < 10)
         assert spool.rewind().read() == b"abcdefghij"
+
+
+def test_a_spool_that_cannot_spill_is_an_output_error(monkeypatch):
+    import tempfile
+
+    from houseprice.runtime.errors import OutputError
+
+    # A TMPDIR with no space left: the spill file is /dev/full, where every write fails (ENOSPC).
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda: open("/dev/full", "w+b"))  # noqa: SIM115
+    with Spool(4) as spool, pytest.raises(OutputError, match=r"No space left on device.*TMPDIR"):
+        spool.write(b"more than four bytes")
+        spool.write(b"and more")
+        spool.rewind()  # buffered: the failure may show only when the spool is flushed
+
+
+def test_every_file_or_none(tmp_path):
+    from houseprice.runtime.errors import OutputError
+    from houseprice.runtime.files import atomic_write_many
+
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    first.write_bytes(b"old a")
+    second.mkdir()  # cannot be replaced by a file: the whole set is refused before any write
+    with pytest.raises(OutputError, match=r"b\.bin: it is a directory"):
+        atomic_write_many({first: b"new a", second: b"new b"})
+    assert first.read_bytes() == b"old a" and sorted(os.listdir(tmp_path)) == ["a.bin", "b.bin"]
+    second.rmdir()
+    atomic_write_many({first: b"new a", second: b"new b"})
+    assert first.read_bytes() == b"new a" and second.read_bytes() == b"new b"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("", "empty file name"), ("out/", "a file name is needed"), ("/dev/null", "not a regular")],
+)
+def test_destinations_that_cannot_be_files(name, problem):
+    from houseprice.runtime.errors import OutputError
+    from houseprice.runtime.files import check_destination
+
+    with pytest.raises(OutputError, match=problem):
+        check_destination(name)
+
+
+def test_the_replaced_file_keeps_its_mode(tmp_path):
+    target = tmp_path / "secret.json"
+    target.write_bytes(b"old")
+    target.chmod(0o600)
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new" and (target.stat().st_mode & 0o777) == 0o600
