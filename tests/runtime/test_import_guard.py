@@ -55,3 +55,16 @@ def test_a_prediction_loads_no_torch_or_onnx(exported):
 def test_the_probe_can_fail():
     """The same probe does see torch when it is imported, so an empty list above means something."""
     assert "torch" in _heavy_modules("import torch")
+
+
+def test_the_server_loads_no_torch_or_onnx(exported):
+    """hp-serve's app, built around a loaded model, as `hp-serve` builds it."""
+    body = f"""
+from pathlib import Path
+from houseprice.serve.app import create_app
+from houseprice.serve.config import ServeConfig
+from houseprice.serve.model import ModelHolder, load_model
+create_app(ModelHolder(load_model(Path({str(exported.onnx)!r}))), ServeConfig())
+import houseprice.serve.cli
+"""
+    assert _heavy_modules(body) == []

@@ -1,0 +1,20 @@
+"""Every hp-serve setting in one typed object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    model: Path = Path("artifacts/model.onnx")
+    host: str = "127.0.0.1"  # loopback unless told otherwise
+    port: int = 8000
+    token: str | None = None  # bearer token for every route but /healthz and /readyz
+    max_body: int = 16 * 1024 * 1024  # bytes; larger bodies get 413 unread
+    cors_origin: str | None = None  # no CORS headers at all unless given
+    threads: int = 1  # onnxruntime intra-op threads of the one session
+    # Bodies above this are priced in a worker thread, so one large request does not hold the
+    # event loop (and every other client) for its whole parse.
+    inline_bytes: int = 64 * 1024
