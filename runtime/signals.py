@@ -60,9 +60,15 @@ def detach_worker() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # held by `held_while_forking`
     if sys.platform.startswith("linux"):
         import ctypes
+        import multiprocessing
+        import os
 
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):  # no prctl: the parent's own cleanup still stops us
             pass
+        # The parent may have died before prctl ran (then no signal ever comes): we are orphaned.
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:
+            os._exit(1)
