@@ -103,11 +103,11 @@ def _price_chunks(
 _worker_task: _ChunkTask | None = None
 
 
-def _start_worker(task: _ChunkTask) -> None:
+def _start_worker(task: _ChunkTask, parent: int | None = None) -> None:
     from houseprice.runtime.signals import detach_worker
 
     global _worker_task
-    detach_worker()
+    detach_worker(parent)
     # A fresh session per process (never an onnxruntime session inherited across fork), with
     # the parent's thread count.
     predictor = task.predictor
@@ -126,15 +126,20 @@ def _in_workers(task: _ChunkTask, chunks: Iterable[RawChunk], jobs: int) -> Iter
     """Results in input order, with at most 2 * jobs chunks in flight (bounded memory)."""
     # Imported here: a one-house run should not pay for the process machinery.
     import multiprocessing
+    import os
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     from houseprice.runtime.signals import held_while_forking
 
-    context = multiprocessing.get_context(_start_method(task.predictor))
+    method = _start_method(task.predictor)
+    parent = os.getpid() if method == "fork" else None  # forkserver's workers have another
     pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(task,)
+        jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_start_worker,
+        initargs=(task, parent),
     )
     finished = False
     try:

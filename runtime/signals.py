@@ -48,19 +48,19 @@ def held_while_forking() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def detach_worker() -> None:
+def detach_worker(parent: int | None = None) -> None:
     """In a worker process: leave signals to the parent, and die with it.
 
     The terminal sends Ctrl-C to the whole process group; the parent decides, and stops its
     workers itself. If the parent is killed outright (SIGKILL, no cleanup possible), Linux's
     parent-death signal still ends the worker instead of leaving it running under init.
+    ``parent``: the pid that forked this worker, when it did so directly (fork, not forkserver).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)  # held by `held_while_forking`
     if sys.platform.startswith("linux"):
         import ctypes
-        import multiprocessing
         import os
 
         try:
@@ -69,6 +69,5 @@ def detach_worker() -> None:
         except (OSError, AttributeError):  # no prctl: the parent's own cleanup still stops us
             pass
         # The parent may have died before prctl ran (then no signal ever comes): we are orphaned.
-        parent = multiprocessing.parent_process()
-        if parent is not None and os.getppid() != parent.pid:
+        if parent is not None and os.getppid() != parent:
             os._exit(1)

@@ -24,8 +24,8 @@ TOKEN = "s3cret-token-for-tests"
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen, url: str):
-        self.process, self.url = process, url
+    def __init__(self, process: subprocess.Popen, url: str, log: Path):
+        self.process, self.url, self.log = process, url, log
 
     def call(self, method: str, path: str, body: bytes | None = None, *, kind: str | None = None,
              token: str | None = TOKEN, headers: dict | None = None) -> tuple[int, dict, bytes]:  # fmt: skip
@@ -42,19 +42,28 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
 
+    def output(self) -> str:
+        """Everything the server wrote (its log)."""
+        return self.log.read_text(errors="replace")
+
 
 @contextmanager
 def serving(model: Path, *args: str) -> Iterator[Server]:
-    process = subprocess.Popen(
-        [script("hp-serve"), "--model", str(model), "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    # The server's output goes to a file: a pipe nobody reads fills up (64 KB, ~1,000 access-log
+    # lines) and then blocks the server on its next log line.
+    log = model.parent / f"hp-serve-{time.monotonic_ns()}.log"
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(
+            [script("hp-serve"), "--model", str(model), "--port", "0", *args],
+            stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
-        line = process.stderr.readline().decode()  # "hp-serve: serving M on http://HOST:PORT"
-        match = re.search(r"on (http://127\.0\.0\.1:\d+)$", line.strip())
-        assert match, line + process.stderr.read1().decode()
-        server = Server(process, match[1])
-        deadline = time.monotonic() + 20
+        url, deadline = None, time.monotonic() + 30
+        while url is None and time.monotonic() < deadline and process.poll() is None:
+            match = re.search(r"serving .* on (http://127\.0\.0\.1:\d+)", log.read_text())
+            url = match[1] if match else time.sleep(0.02)
+        assert url, log.read_text()
+        server = Server(process, url, log)
         while time.monotonic() < deadline:
             try:
                 if server.call("GET", "/healthz")[0] == 200:
@@ -203,7 +212,7 @@ def test_reload_swaps_a_good_model_and_keeps_serving_through_a_bad_one(exported,
             after = server.call("POST", "/v1/predict", house, kind="application/json")[2]
         expected = sum(json.loads(house).values())
         assert json.loads(after)["price"] == pytest.approx(expected, rel=1e-6)
-    err = server.process.stderr.read().decode()
+    err = server.output()
     assert TOKEN not in err and "Traceback" not in err
     # SIGTERM: uvicorn finishes the requests in flight, shuts down, then re-raises the signal.
     assert server.process.returncode == -signal.SIGTERM and "Finished server process" in err
