@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from houseprice.runtime.cli_support import EXIT_INPUT, EXIT_MODEL, echo, fail, run_app
+from houseprice.runtime.cli_support import (
+    EXIT_INPUT,
+    EXIT_MISSING_EXTRA,
+    EXIT_MODEL,
+    echo,
+    fail,
+    missing_extra,
+    run_app,
+)
 
 PROG = "hp-bench"
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -40,6 +48,10 @@ def bench(
     target: str = typer.Option(
         None, "--target", help="DATA's target column [the model's; MEDV in the bundled data]."
     ),
+    serve: bool = typer.Option(
+        False, "--serve", help="Benchmark hp-serve against a bare reference app with wrk instead."
+    ),
+    seconds: float = typer.Option(5.0, "--seconds", min=0.5, help="--serve: seconds per wrk run."),
     scale_rows: int = typer.Option(
         None,
         "--scale-rows",
@@ -54,6 +66,9 @@ def bench(
     from houseprice.data import DataError
     from houseprice.runtime.errors import ModelError
 
+    if serve:
+        _bench_serve(model, seconds, as_json)
+        return
     settings = QUICK if quick else BenchSettings()
     if scale_rows is not None:
         settings = replace(settings, scale_rows=scale_rows)
@@ -65,6 +80,32 @@ def bench(
     except DataError as exc:
         fail(PROG, str(exc), EXIT_INPUT)
     echo(PROG, json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
+
+
+def _bench_serve(model: Path, seconds: float, as_json: bool) -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        missing_extra(PROG, exc.name or "uvicorn", "serve")
+    from houseprice.bench.serve import format_serve, run_serve_bench
+    from houseprice.runtime.errors import ModelError
+    from houseprice.runtime.predictor import Predictor
+
+    try:
+        predictor = Predictor.load(model)
+    except ModelError as exc:
+        fail(PROG, str(exc), EXIT_MODEL)
+    info = predictor.info
+    house = {
+        n: (lo + hi) / 2
+        for n, lo, hi in zip(info.feature_names, info.feature_min, info.feature_max, strict=True)
+    }
+    try:
+        report = run_serve_bench(model, house, seconds=seconds)
+    except RuntimeError as exc:
+        fail(PROG, str(exc), EXIT_MISSING_EXTRA)
+    echo(PROG, json.dumps(report, indent=2) if as_json else format_serve(report))
 
 
 def main() -> None:

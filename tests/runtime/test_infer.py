@@ -365,7 +365,9 @@ def test_workers_are_bounded_by_chunks_and_keep_the_thread_count(predictor, hous
     )
     out, _ = _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=20, jobs=64)  # 3 chunks
     assert started == [3] and len(out.splitlines()) == 60
-    monkeypatch.setattr(signals, "detach_worker", lambda parent=None: None)  # this is the test process
+    monkeypatch.setattr(
+        signals, "detach_worker", lambda parent=None: None
+    )  # this is the test process
     monkeypatch.setattr(infer, "_worker_task", None)  # and dropped again after the test
     task = infer._ChunkTask(Predictor(predictor.model_bytes, threads=2), "in", False, 0.1)
     infer._start_worker(task)

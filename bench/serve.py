@@ -1,0 +1,157 @@
+"""`hp-bench --serve`: hp-serve against the reference app, side by side, under wrk.
+
+Both servers run on loopback in their own processes with the same server settings; wrk runs at
+each concurrency against each server in turn (rounds interleaved, so machine noise hits both),
+single-house POSTs of the same body. Needs the `serve` extra and wrk (`apt-get install wrk`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import median
+
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = [[{body}]]
+wrk.headers["Content-Type"] = "application/json"
+"""
+_UNITS = {"us": 1.0, "ms": 1000.0, "s": 1e6}
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    server: str
+    connections: int
+    requests_per_s: float
+    p50_us: float
+    p99_us: float
+    non_2xx: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(port: int, deadline_s: float = 30) -> None:
+    stop = time.monotonic() + deadline_s
+    while time.monotonic() < stop:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"no server on port {port} after {deadline_s} s")
+
+
+def start_servers(model: Path) -> dict[str, tuple[subprocess.Popen, int]]:
+    bin_dir = Path(sys.executable).parent
+    servers = {}
+    for name, command in [
+        ("hp-serve", [str(bin_dir / "hp-serve"), "--model", str(model), "--port", "{port}"]),
+        (
+            "reference",
+            [sys.executable, "-m", "houseprice.bench.reference_app", str(model), "{port}"],
+        ),
+    ]:
+        port = free_port()
+        process = subprocess.Popen([c.format(port=port) for c in command],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        servers[name] = (process, port)
+    for _, port in servers.values():
+        wait_ready(port)
+    return servers
+
+
+def wrk(port: int, connections: int, seconds: float, script: Path) -> dict[str, float]:
+    threads = min(connections, 2)
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "-s", str(script), f"http://127.0.0.1:{port}/v1/predict"],
+        capture_output=True, text=True, timeout=seconds + 30, check=True,
+    ).stdout  # fmt: skip
+    latency = dict(re.findall(r"^\s+(50|99)\.000%\s+([\d.]+\w+)", out, re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+        "p50_us": _micros(latency["50"]),
+        "p99_us": _micros(latency["99"]),
+        "non_2xx": int(non_2xx[1]) if non_2xx else 0,
+    }
+
+
+def _micros(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def run_serve_bench(model: Path, house: dict, seconds: float = 5, rounds: int = 3) -> dict:
+    """Median over ``rounds`` interleaved wrk runs per server and concurrency, and the targets."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed; install it with `apt-get install wrk`")
+    servers = start_servers(model)
+    runs: list[WrkRun] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="hp-bench-serve-") as folder:
+            script = Path(folder) / "post.lua"
+            script.write_text(WRK_SCRIPT.format(body=json.dumps(house)))
+            for _, port in servers.values():  # warm-up
+                wrk(port, 32, 1, script)
+            for _ in range(rounds):
+                for connections in (1, 32):
+                    for name, (_, port) in servers.items():
+                        runs.append(
+                            WrkRun(name, connections, **wrk(port, connections, seconds, script))
+                        )
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+    return summarize(runs)
+
+
+def summarize(runs: list[WrkRun]) -> dict:
+    table = {}
+    for name in ("hp-serve", "reference"):
+        for connections in (1, 32):
+            mine = [r for r in runs if r.server == name and r.connections == connections]
+            table[f"{name} c={connections}"] = {
+                "requests_per_s": median(r.requests_per_s for r in mine),
+                "p50_us": median(r.p50_us for r in mine),
+                "p99_us": median(r.p99_us for r in mine),
+                "non_2xx": sum(r.non_2xx for r in mine),
+            }
+    ours, ref = table["hp-serve c=32"], table["reference c=32"]
+    ratio = ours["requests_per_s"] / ref["requests_per_s"]
+    tail = ours["p99_us"] / ours["p50_us"]
+    return {
+        "rows": table,
+        "runs": [asdict(r) for r in runs],
+        "targets": [
+            {"id": "serve_vs_reference_c32", "target": "hp-serve / reference requests/s at c=32",
+             "measured": ratio, "bound": ">= 0.8", "met": ratio >= 0.8},
+            {"id": "serve_p99_over_p50_c32", "target": "hp-serve p99 / p50 at c=32",
+             "measured": tail, "bound": "<= 3", "met": tail <= 3},
+        ],
+    }  # fmt: skip
+
+
+def format_serve(report: dict) -> str:
+    lines = [f"{'server':<22}{'requests/s':>12}{'p50 us':>10}{'p99 us':>10}{'non-2xx':>9}"]
+    for name, row in report["rows"].items():
+        lines.append(f"{name:<22}{row['requests_per_s']:>12,.0f}{row['p50_us']:>10,.0f}"
+                     f"{row['p99_us']:>10,.0f}{row['non_2xx']:>9}")  # fmt: skip
+    lines += ["", "targets:"]
+    for t in report["targets"]:
+        mark = "met" if t["met"] else "NOT MET"
+        lines.append(f"  {t['target']:<45}{t['measured']:>8.2f}  {t['bound']:<8}{mark}")
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""The serve benchmark's parsing and verdicts (running it needs wrk, which CI may not have)."""
+
+from __future__ import annotations
+
+from houseprice.bench.serve import WrkRun, _micros, summarize
+
+
+def test_wrk_latencies_are_read_in_microseconds():
+    assert _micros("812.00us") == 812.0
+    assert _micros("1.50ms") == 1500.0
+    assert _micros("2.00s") == 2_000_000.0
+
+
+def test_targets_are_judged_from_the_medians():
+    runs = [
+        WrkRun(server, c, rps, p50, p99, 0)
+        for server, c, rps, p50, p99 in [
+            ("hp-serve", 1, 900, 1000, 2000), ("reference", 1, 1000, 900, 1800),
+            ("hp-serve", 32, 700, 40_000, 150_000), ("reference", 32, 1000, 30_000, 60_000),
+            ("hp-serve", 32, 900, 40_000, 100_000), ("reference", 32, 1000, 30_000, 60_000),
+            ("hp-serve", 32, 800, 40_000, 110_000), ("reference", 32, 1000, 30_000, 60_000),
+        ]
+    ]  # fmt: skip
+    report = summarize(runs)
+    assert report["rows"]["hp-serve c=32"]["requests_per_s"] == 800
+    verdicts = {t["id"]: (round(t["measured"], 3), t["met"]) for t in report["targets"]}
+    assert verdicts == {
+        "serve_vs_reference_c32": (0.8, True),
+        "serve_p99_over_p50_c32": (2.75, True),
+    }
+    runs[-2] = WrkRun("hp-serve", 32, 500, 40_000, 110_000, 0)  # median 700 of 700, 900, 500
+    worse = {t["id"]: t["met"] for t in summarize(runs)["targets"]}
+    assert worse == {"serve_vs_reference_c32": False, "serve_p99_over_p50_c32": True}
