@@ -51,7 +51,7 @@ def bench(
     serve: bool = typer.Option(
         False, "--serve", help="Benchmark hp-serve against a bare reference app with wrk instead."
     ),
-    seconds: float = typer.Option(5.0, "--seconds", min=0.5, help="--serve: seconds per wrk run."),
+    seconds: int = typer.Option(5, "--seconds", min=1, help="--serve: seconds per wrk run."),
     scale_rows: int = typer.Option(
         None,
         "--scale-rows",
@@ -82,7 +82,7 @@ def bench(
     echo(PROG, json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
 
 
-def _bench_serve(model: Path, seconds: float, as_json: bool) -> None:
+def _bench_serve(model: Path, seconds: int, as_json: bool) -> None:
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401

@@ -75,11 +75,11 @@ def start_servers(model: Path) -> dict[str, tuple[subprocess.Popen, int]]:
 def wrk(port: int, connections: int, seconds: float, script: Path) -> dict[str, float]:
     threads = min(connections, 2)
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency",
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency",
          "-s", str(script), f"http://127.0.0.1:{port}/v1/predict"],
         capture_output=True, text=True, timeout=seconds + 30, check=True,
     ).stdout  # fmt: skip
-    latency = dict(re.findall(r"^\s+(50|99)\.000%\s+([\d.]+\w+)", out, re.MULTILINE))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
