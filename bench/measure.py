@@ -381,15 +381,18 @@ def _target_values(report: Report) -> dict[str, float | None]:
 
 
 def _share(values: dict[str, float], top: str, bottom: str) -> float | None:
-    if top not in values or not values.get(bottom):
-        return None
-    return values[top] / values[bottom]
+    return _divide(values.get(top), values.get(bottom))
 
 
 def _ratio(a: Row | None, b: Row | None, attr: str) -> float | None:
-    if a is None or b is None or getattr(a, attr) is None or not getattr(b, attr):
+    return _divide(getattr(a, attr, None), getattr(b, attr, None))
+
+
+def _divide(top: float | None, bottom: float | None) -> float | None:
+    """top / bottom, or None when either was not measured (or the bottom is 0)."""
+    if top is None or not bottom:
         return None
-    return getattr(a, attr) / getattr(b, attr)
+    return top / bottom
 
 
 def machine() -> dict[str, Any]:

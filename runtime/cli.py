@@ -8,6 +8,7 @@ prediction, and importing typer alone costs ~80 ms next to ~220 ms for onnxrunti
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import os
 import sys
@@ -23,7 +24,11 @@ from houseprice.runtime.cli_support import (
     EXIT_OK,
     EXIT_OUTPUT,
     EXIT_USAGE,
+    OneLineParser,
     fail,
+    require_stdout,
+    silence_stdout,
+    stdout_failed,
     warn,
 )
 
@@ -45,17 +50,11 @@ exit codes: 0 ok (warnings may be printed), 1 invalid input, 2 bad usage,
             130 interrupted (SIGINT), 143 terminated (SIGTERM): nothing written"""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, like every other houseprice error, instead of usage text plus the message.
-        fail(PROG, f"{message} (see {PROG} --help)", EXIT_USAGE)
-
-
 class _Version(argparse.Action):
     """argparse's own version action drops write errors (`--version > /dev/full` would exit 0)."""
 
     def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
-        _copy_to_stdout(_BytesSource(f"{PROG} (houseprice) {__version__}\n".encode()))
+        _copy_to_stdout(io.BytesIO(f"{PROG} (houseprice) {__version__}\n".encode()))
         raise SystemExit(EXIT_OK)
 
 
@@ -75,7 +74,7 @@ def _number(kind: type, low: float, what: str):  # type: ignore[no-untyped-def]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
@@ -203,20 +202,11 @@ def _describe(predictor, model: Path, output: Path | None) -> None:  # type: ign
 
     text = (describe_model(predictor.info, model, predictor.signature()) + "\n").encode()
     if output is None:
-        _copy_to_stdout(_BytesSource(text))
+        _copy_to_stdout(io.BytesIO(text))
     else:
         from houseprice.runtime.files import atomic_write_bytes
 
         atomic_write_bytes(output, text)
-
-
-class _BytesSource:
-    def __init__(self, data: bytes):
-        self._data: bytes | None = data
-
-    def read(self, size: int) -> bytes:
-        data, self._data = self._data or b"", None
-        return data
 
 
 @contextmanager
@@ -258,9 +248,7 @@ def _copy_to_stdout(spool: BinaryIO) -> None:
     """Everything in ``spool`` to stdout. A reader that left early (`hp-infer big.jsonl | head`)
     ends the run quietly with exit 5, as cat does; any other failure (a full disk, a closed
     stdout) is one line and exit 5."""
-    if sys.stdout is None:  # started with stdout closed (`hp-infer x.json >&-`)
-        fail(PROG, "cannot write to stdout: it is closed", EXIT_OUTPUT)
-    out = sys.stdout.buffer
+    out = require_stdout(PROG).buffer  # `hp-infer x.json >&-` starts with stdout closed
     try:
         while block := spool.read(1024 * 1024):
             view = memoryview(block)
@@ -268,16 +256,10 @@ def _copy_to_stdout(spool: BinaryIO) -> None:
                 view = view[out.write(view) :]
         out.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         raise SystemExit(EXIT_OUTPUT) from None
     except OSError as exc:
-        _silence_stdout()
-        fail(PROG, f"cannot write to stdout: {exc.strerror or exc}", EXIT_OUTPUT)
-
-
-def _silence_stdout() -> None:
-    """Later writes to stdout (Python's own flush at exit) must not fail again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_failed(PROG, exc)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -5,8 +5,10 @@ Standard library only at import time: hp-infer uses this without typer (see runt
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 if TYPE_CHECKING:
     import typer
@@ -47,24 +49,39 @@ def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
     fail(prog, f"{module} is not installed; install it with `{install}`", EXIT_MISSING_EXTRA)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with usage errors as one line like every other houseprice error."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(self.prog, f"{message} (see {self.prog} --help)", EXIT_USAGE)
+
+
 def echo(prog: str, text: str) -> None:
     """Print a line on stdout; a stdout that cannot take it (a full disk, closed) is one line
     on stderr and exit 5, not a traceback."""
+    out = require_stdout(prog)
+    try:
+        out.write(text + "\n")
+        out.flush()
+    except OSError as exc:
+        stdout_failed(prog, exc)
+
+
+def require_stdout(prog: str) -> TextIO:
+    """sys.stdout, or exit 5 with one line if the process was started with it closed."""
     if sys.stdout is None:
         fail(prog, "cannot write to stdout: it is closed", EXIT_OUTPUT)
-    try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-    except OSError as exc:
-        _stdout_failed(prog, exc)
+    return sys.stdout
 
 
-def _stdout_failed(prog: str, exc: OSError) -> NoReturn:
-    import os
-
-    # Python flushes stdout again at exit; point it at /dev/null so that cannot fail too.
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+def stdout_failed(prog: str, exc: OSError) -> NoReturn:
+    silence_stdout()
     fail(prog, f"cannot write to stdout: {exc.strerror or exc}", EXIT_OUTPUT)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null: Python flushes it again at exit, which must not fail too."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run_app(app: typer.Typer, prog: str) -> None:
@@ -97,5 +114,5 @@ def run_app(app: typer.Typer, prog: str) -> None:
         if sys.stdout is not None:
             sys.stdout.flush()
     except OSError as exc:
-        _stdout_failed(prog, exc)
+        stdout_failed(prog, exc)
     raise SystemExit(code if isinstance(code, int) else EXIT_OK)

@@ -84,12 +84,13 @@ def open_source(
     """Detect the format (unless given) from the name and first line, and start reading."""
     blank, first = _leading_blank_lines(stream)
     fmt = fmt or detect_format(name, first, stream)
+    read = [*blank, first] if first else blank  # the lines already taken from the stream
     if fmt is Format.json:
-        data = b"".join([*blank, first]) + stream.read()
+        data = b"".join(read) + stream.read()
         return Source(fmt, batches=_json_batches(data, name, schema, coerce))
     if fmt is Format.jsonl:
-        return Source(fmt, chunks=jsonl_chunks([*blank, first], stream, chunk_rows))
-    header, batches = _csv_source([*blank, first], stream, name, schema, chunk_rows)
+        return Source(fmt, chunks=jsonl_chunks(read, stream, chunk_rows))
+    header, batches = _csv_source(read, stream, name, schema, chunk_rows)
     return Source(fmt, batches=batches, csv_header=header)
 
 
@@ -201,7 +202,7 @@ def jsonl_chunks(first: list[bytes], stream: BinaryIO, chunk_rows: int) -> Itera
     """The stream's lines in chunks, ``first`` (lines already read) leading; memory holds one
     chunk (plus what the consumer keeps)."""
     offset = 0
-    chunk = [line for line in first if line]
+    chunk = list(first)
     while True:
         chunk += islice(stream, chunk_rows - len(chunk))
         if not chunk:
@@ -400,7 +401,7 @@ class _Utf8Lines:
 
 
 def _chain_first(first: list[bytes], stream: BinaryIO) -> Iterator[bytes]:
-    yield from (line for line in first if line)
+    yield from first
     yield from stream
 
 

@@ -9,12 +9,12 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from houseprice.runtime.cli_support import (
     EXIT_MODEL,
     EXIT_OUTPUT,
     EXIT_USAGE,
+    OneLineParser,
     fail,
     missing_extra,
 )
@@ -33,11 +33,6 @@ _UNITS = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        fail(PROG, f"{message} (see {PROG} --help)", EXIT_USAGE)
-
-
 def _size(text: str) -> int:
     match = _SIZE.match(text)
     if not match or int(match[1]) < 1:
@@ -52,7 +47,7 @@ def _port(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Serve house prices over HTTP from an exported model.",
+    parser = OneLineParser(prog=PROG, description="Serve house prices over HTTP from an exported model.",
                      epilog="exit codes: 0 stopped by SIGINT/SIGTERM after finishing requests, 2 bad usage, "
                             "3 model missing or not a houseprice export, 5 address cannot be bound")  # fmt: skip
     parser.add_argument(
