@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -52,6 +53,9 @@ def bench(
         False, "--serve", help="Benchmark hp-serve against a bare reference app with wrk instead."
     ),
     seconds: int = typer.Option(5, "--seconds", min=1, help="--serve: seconds per wrk run."),
+    workers: int = typer.Option(
+        None, "--workers", min=1, help="--serve: processes per server [one per CPU]."
+    ),
     scale_rows: int = typer.Option(
         None,
         "--scale-rows",
@@ -67,7 +71,7 @@ def bench(
     from houseprice.runtime.errors import ModelError
 
     if serve:
-        _bench_serve(model, seconds, as_json)
+        _bench_serve(model, seconds, workers or len(os.sched_getaffinity(0)), as_json)
         return
     settings = QUICK if quick else BenchSettings()
     if scale_rows is not None:
@@ -82,7 +86,7 @@ def bench(
     echo(PROG, json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
 
 
-def _bench_serve(model: Path, seconds: int, as_json: bool) -> None:
+def _bench_serve(model: Path, seconds: int, workers: int, as_json: bool) -> None:
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -102,7 +106,7 @@ def _bench_serve(model: Path, seconds: int, as_json: bool) -> None:
         for n, lo, hi in zip(info.feature_names, info.feature_min, info.feature_max, strict=True)
     }
     try:
-        report = run_serve_bench(model, house, seconds=seconds)
+        report = run_serve_bench(model, house, seconds=seconds, workers=workers)
     except RuntimeError as exc:
         fail(PROG, str(exc), EXIT_MISSING_EXTRA)
     echo(PROG, json.dumps(report, indent=2) if as_json else format_serve(report))

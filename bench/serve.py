@@ -53,16 +53,15 @@ def wait_ready(port: int, deadline_s: float = 30) -> None:
     raise RuntimeError(f"no server on port {port} after {deadline_s} s")
 
 
-def start_servers(model: Path) -> dict[str, tuple[subprocess.Popen, int]]:
+def start_servers(model: Path, workers: int) -> dict[str, tuple[subprocess.Popen, int]]:
     bin_dir = Path(sys.executable).parent
     servers = {}
     for name, command in [
-        ("hp-serve", [str(bin_dir / "hp-serve"), "--model", str(model), "--port", "{port}"]),
-        (
-            "reference",
-            [sys.executable, "-m", "houseprice.bench.reference_app", str(model), "{port}"],
-        ),
-    ]:
+        ("hp-serve", [str(bin_dir / "hp-serve"), "--model", str(model), "--port", "{port}",
+                      "--workers", str(workers)]),
+        ("reference", [sys.executable, "-m", "houseprice.bench.reference_app", str(model), "{port}",
+                       str(workers)]),
+    ]:  # fmt: skip
         port = free_port()
         process = subprocess.Popen([c.format(port=port) for c in command],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
@@ -94,11 +93,14 @@ def _micros(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def run_serve_bench(model: Path, house: dict, seconds: float = 5, rounds: int = 3) -> dict:
-    """Median over ``rounds`` interleaved wrk runs per server and concurrency, and the targets."""
+def run_serve_bench(
+    model: Path, house: dict, seconds: float = 5, rounds: int = 3, workers: int = 1
+) -> dict:
+    """Median over ``rounds`` interleaved wrk runs per server and concurrency, and the targets.
+    Both servers run ``workers`` processes."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed; install it with `apt-get install wrk`")
-    servers = start_servers(model)
+    servers = start_servers(model, workers)
     runs: list[WrkRun] = []
     try:
         with tempfile.TemporaryDirectory(prefix="hp-bench-serve-") as folder:
@@ -116,10 +118,10 @@ def run_serve_bench(model: Path, house: dict, seconds: float = 5, rounds: int = 
         for process, _ in servers.values():
             process.terminate()
             process.wait(timeout=30)
-    return summarize(runs)
+    return summarize(runs, workers)
 
 
-def summarize(runs: list[WrkRun]) -> dict:
+def summarize(runs: list[WrkRun], workers: int = 1) -> dict:
     table = {}
     for name in ("hp-serve", "reference"):
         for connections in (1, 32):
@@ -134,6 +136,7 @@ def summarize(runs: list[WrkRun]) -> dict:
     ratio = ours["requests_per_s"] / ref["requests_per_s"]
     tail = ours["p99_us"] / ours["p50_us"]
     return {
+        "workers": workers,
         "rows": table,
         "runs": [asdict(r) for r in runs],
         "targets": [
@@ -146,7 +149,11 @@ def summarize(runs: list[WrkRun]) -> dict:
 
 
 def format_serve(report: dict) -> str:
-    lines = [f"{'server':<22}{'requests/s':>12}{'p50 us':>10}{'p99 us':>10}{'non-2xx':>9}"]
+    lines = [
+        f"{report['workers']} worker process(es) per server",
+        "",
+        f"{'server':<22}{'requests/s':>12}{'p50 us':>10}{'p99 us':>10}{'non-2xx':>9}",
+    ]
     for name, row in report["rows"].items():
         lines.append(f"{name:<22}{row['requests_per_s']:>12,.0f}{row['p50_us']:>10,.0f}"
                      f"{row['p99_us']:>10,.0f}{row['non_2xx']:>9}")  # fmt: skip

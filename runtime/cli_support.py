@@ -21,6 +21,7 @@ EXIT_MODEL = 3  # model or checkpoint missing, unreadable or incompatible
 EXIT_PARITY = 4  # hp-export: an exported graph disagrees with PyTorch; nothing written
 EXIT_OUTPUT = 5  # the output location cannot be written
 EXIT_MISSING_EXTRA = 6  # an optional dependency is not installed
+EXIT_SERVER = 7  # hp-serve: its worker processes kept dying right after starting
 # 128 + signal number when interrupted: 130 for SIGINT (Ctrl-C), 143 for SIGTERM.
 
 # The torch build every install path here takes first (requirements/torch.txt): any other torch

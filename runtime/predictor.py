@@ -14,6 +14,7 @@ import onnxruntime as ort
 
 from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from houseprice.runtime.errors import InputError, ModelError
+from houseprice.runtime.one_house import OneHouse
 from houseprice.runtime.validate import (
     Locate,
     Schema,
@@ -54,6 +55,7 @@ class Predictor:
             self._session.get_modelmeta().custom_metadata_map, source
         )
         self.schema = Schema(self.info.feature_names)
+        self._one_house = OneHouse(self.schema)
         _check_signature(self._session, self.info, source)
 
     @classmethod
@@ -106,7 +108,9 @@ class Predictor:
         """
         if isinstance(records, Mapping):
             locate: Locate = _HOUSE
-            x = records_to_array([records], self.schema, locate, coerce)
+            x = self._one_house.row(records)  # None unless plainly valid: then the full checks
+            if x is None:
+                x = records_to_array([records], self.schema, locate, coerce)
         elif isinstance(records, Sequence) and not isinstance(records, (str, bytes)):
             if not records:
                 raise InputError("no houses given")

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import (
@@ -36,7 +37,7 @@ from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.readers import Format, wrap_text
 from houseprice.serve.config import ServeConfig
 from houseprice.serve.errors import BODY, input_error_body
-from houseprice.serve.model import ModelHolder
+from houseprice.serve.model import MARGIN, ModelHolder
 
 log = logging.getLogger("houseprice.serve")
 
@@ -58,7 +59,12 @@ ROUTES = ("/v1/predict", "/v1/model", "/v1/admin/reload", "/healthz", "/readyz",
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """The server's Prometheus metrics. With several worker processes (``multiprocess``),
+    prometheus_client keeps each worker's values in files under PROMETHEUS_MULTIPROC_DIR and a
+    scrape adds them up, whichever worker answers it."""
+
+    def __init__(self, multiprocess: bool = False) -> None:
+        self.multiprocess = multiprocess
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -73,18 +79,38 @@ class Metrics:
             ["feature"],
             registry=r,
         )
-        self.model = Gauge(
-            "houseprice_model_info", "The loaded model (1 for its sha256)", ["sha256"], registry=r
-        )
+        self.model = Gauge("houseprice_model_info", "1 for the sha256 of a model being served, 0 for "
+                           "one served earlier", ["sha256"], registry=r, multiprocess_mode="livemax")  # fmt: skip
+        self.shown: str | None = None
         self.reloads = Counter("houseprice_model_reloads", "Model reloads by result", ["result"], registry=r)  # fmt: skip
 
     def show_model(self, sha256: str) -> None:
-        self.model.clear()
+        # Set to 0, not removed: a worker's file keeps every label it ever wrote.
+        if self.shown is not None:
+            self.model.labels(sha256=self.shown).set(0)
         self.model.labels(sha256=sha256).set(1)
+        self.shown = sha256
+
+    def text(self) -> bytes:
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
 
 
-def create_app(holder: ModelHolder, config: ServeConfig) -> Starlette:
-    metrics = Metrics()
+def create_app(
+    holder: ModelHolder,
+    config: ServeConfig,
+    *,
+    multiprocess: bool = False,
+    reloaded: Callable[[], None] = lambda: None,
+) -> Starlette:
+    """``reloaded`` runs after an admin-route reload swapped in a new model, to tell the other
+    worker processes (each holds its own model)."""
+    metrics = Metrics(multiprocess)
     metrics.show_model(holder.current.sha256)
 
     async def predict(request: Request) -> Response:
@@ -98,8 +124,13 @@ def create_app(holder: ModelHolder, config: ServeConfig) -> Starlette:
         body = await _read_body(request, config.max_body)
         if body is None:
             return _error(413, f"body larger than {config.max_body:,} bytes")
-        coerce = request.query_params.get("coerce", "").lower() in ("1", "true", "yes")
         model = holder.current  # this request's model, whatever reloads happen meanwhile
+        if fmt is Format.json:
+            answer = model.one_house.answer(body)
+            if answer is not None:  # one plain house, in range: no warnings, no general path
+                metrics.houses.inc()
+                return Response(answer, media_type=MEDIA[fmt])
+        coerce = request.query_params.get("coerce", "").lower() in ("1", "true", "yes")
         price = lambda: _price(model.predictor, body, fmt, coerce)  # noqa: E731
         try:
             out, summary = (
@@ -122,7 +153,10 @@ def create_app(holder: ModelHolder, config: ServeConfig) -> Starlette:
     async def reload(request: Request) -> Response:
         if config.token is None:
             raise HTTPException(404)
-        return JSONResponse(*_reload(holder, metrics))
+        content, status = await run_in_threadpool(_reload, holder, metrics)
+        if content.get("changed"):
+            reloaded()
+        return JSONResponse(content, status_code=status)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -131,7 +165,7 @@ def create_app(holder: ModelHolder, config: ServeConfig) -> Starlette:
         return JSONResponse({"status": "ready", "sha256": holder.current.sha256})
 
     async def prometheus(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
     middleware = []
     if config.cors_origin:
@@ -155,14 +189,16 @@ def create_app(holder: ModelHolder, config: ServeConfig) -> Starlette:
 
 def _price(predictor: Any, body: bytes, fmt: Format, coerce: bool) -> tuple[bytes, Any]:
     sink = io.BytesIO()
-    summary = infer_stream(predictor, wrap_text(body), BODY, sink, fmt=fmt, coerce=coerce)
+    summary = infer_stream(
+        predictor, wrap_text(body), BODY, sink, fmt=fmt, coerce=coerce, margin=MARGIN
+    )
     return sink.getvalue(), summary
 
 
 def _reload(holder: ModelHolder, metrics: Metrics) -> tuple[dict[str, Any], int]:
     """Swap in the model file as it is now; a bad file leaves the old model serving."""
     try:
-        model = holder.reload()
+        model, changed = holder.reload()
     except ModelError as exc:
         metrics.reloads.labels(result="failure").inc()
         log.error("reload failed, still serving %s: %s", holder.current.sha256[:12], exc)
@@ -171,10 +207,13 @@ def _reload(holder: ModelHolder, metrics: Metrics) -> tuple[dict[str, Any], int]
             "error": "the model file could not be loaded; the previous model is still serving",
             "sha256": holder.current.sha256,
         }, 409
+    if not changed:
+        metrics.reloads.labels(result="unchanged").inc()
+        return {"reloaded": True, "changed": False, "sha256": model.sha256}, 200
     metrics.reloads.labels(result="success").inc()
     metrics.show_model(model.sha256)
     log.info("reloaded model %s", model.sha256[:12])
-    return {"reloaded": True, "sha256": model.sha256}, 200
+    return {"reloaded": True, "changed": True, "sha256": model.sha256}, 200
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -218,6 +257,7 @@ class _Guard:
         self.app, self.metrics = app, metrics
         self.state = app.state
         self._token = f"Bearer {token}".encode() if token else None
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -239,8 +279,19 @@ class _Guard:
             else:
                 await self.app(scope, receive, sending)
         finally:
-            self.metrics.requests.labels(route=route, status=str(status[0])).inc()
-            self.metrics.latency.labels(route=route).observe(time.perf_counter() - start)
+            self._count(route, status[0], time.perf_counter() - start)
+
+    def _count(self, route: str, status: int, seconds: float) -> None:
+        # The labelled children, looked up once each: ``labels()`` costs more than ``inc()``.
+        key = (route, status)
+        children = self._children.get(key)
+        if children is None:
+            metrics = self.metrics
+            children = (metrics.requests.labels(route=route, status=str(status)),
+                        metrics.latency.labels(route=route))  # fmt: skip
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def _authorized(self, scope: dict) -> bool:
         given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")

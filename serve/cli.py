@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from houseprice.runtime.cli_support import (
     EXIT_MODEL,
     EXIT_OUTPUT,
+    EXIT_SERVER,
     EXIT_USAGE,
     OneLineParser,
     fail,
@@ -46,10 +54,23 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _workers(text: str) -> int:
+    limit = 4 * _cpus()  # beyond that, processes only take turns on the same cores
+    if not text.isdigit() or not 1 <= int(text) <= limit:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a worker count (1-{limit})")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Serve house prices over HTTP from an exported model.",
-                     epilog="exit codes: 0 stopped by SIGINT/SIGTERM after finishing requests, 2 bad usage, "
-                            "3 model missing or not a houseprice export, 5 address cannot be bound")  # fmt: skip
+                     epilog="SIGHUP reloads the model; SIGINT/SIGTERM finish the requests in flight, then end "
+                            "the server by that signal (status 130/143). exit codes: 2 bad usage, "
+                            "3 model missing or not a houseprice export, 5 address cannot be bound, "
+                           "7 worker processes kept dying right after starting")  # fmt: skip
     parser.add_argument(
         "--model",
         type=Path,
@@ -61,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port", type=_port, default=8000, help="port; 0 picks a free one [%(default)s]"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=_cpus(),
+        help="server processes; each prices on one core [%(default)s: one per CPU]",
     )
     parser.add_argument(
         "--token-file",
@@ -86,31 +113,101 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.workers > 1:  # before prometheus_client is imported: it reads this at import
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hp-serve-metrics-")
+    try:
+        stopped_by = _serve(args)
+    finally:
+        if args.workers > 1:
+            shutil.rmtree(os.environ.pop("PROMETHEUS_MULTIPROC_DIR"), ignore_errors=True)
+    # Exit the way one uvicorn process does: by the signal that stopped it (status 128 + n).
+    signal.signal(stopped_by, signal.SIG_DFL)
+    signal.raise_signal(stopped_by)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Serve until a stop signal, and return it. (One uvicorn process re-raises it itself.)"""
     try:
         import starlette  # noqa: F401
-        import uvicorn
+        import uvicorn  # noqa: F401
     except ImportError as exc:
         missing_extra(PROG, exc.name or "uvicorn", "serve")
     from houseprice.runtime.errors import ModelError
-    from houseprice.serve.app import create_app
     from houseprice.serve.config import ServeConfig
     from houseprice.serve.model import ModelHolder, load_model
 
     config = ServeConfig(model=args.model, host=args.host, port=args.port, token=_token(args.token_file),
-                         max_body=args.max_body, cors_origin=args.cors_origin)  # fmt: skip
+                         max_body=args.max_body, cors_origin=args.cors_origin, workers=args.workers,
+                         access_log=args.access_log)  # fmt: skip
     try:
         holder = ModelHolder(load_model(config.model, config.threads), config.threads)
     except ModelError as exc:
         fail(PROG, str(exc), EXIT_MODEL)
     sock = _bind(config.host, config.port)
-    app = create_app(holder, config)
+    host, port = sock.getsockname()[:2]
+    sys.stderr.write(f"{PROG}: serving {config.model} on http://{host}:{port}"
+                     f" with {config.workers} worker process(es)\n")  # fmt: skip
+    sys.stderr.flush()
+    if config.workers == 1:
+        _serve_here(holder, config, sock)
+        return signal.SIGTERM  # uvicorn re-raised the signal that stopped it; not reached
+    return _supervise(holder, config, sock)
+
+
+def _serve_here(holder: Any, config: Any, sock: socket.socket, *, worker: bool = False) -> None:
+    """Serve in this process until SIGINT/SIGTERM (uvicorn's graceful stop, then it re-raises)."""
+    from houseprice.serve.app import create_app
+
+    logging.basicConfig(format="%(levelname)s:     %(message)s", level=logging.INFO)
+    # A worker's admin reload tells the supervisor, which passes SIGHUP to every worker.
+    reloaded = (lambda: os.kill(os.getppid(), signal.SIGHUP)) if worker else (lambda: None)
+    app = create_app(holder, config, multiprocess=worker, reloaded=reloaded)
+    if not worker:
+        # uvicorn re-raises the stop signal under the handler it found: the default one ends the
+        # process by that signal; Python's own SIGINT handler would print a KeyboardInterrupt.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     # SIGHUP: reload the model file; a bad one leaves the current model serving (logged, counted).
-    signal.signal(signal.SIGHUP, lambda signum, frame: app.state.reload())
-    server = uvicorn.Server(
+    # In a thread: the handler interrupts the event loop (and maybe a reload in progress), and
+    # must neither stall the loop for the load nor wait on a lock the interrupted code holds.
+    signal.signal(signal.SIGHUP, lambda signum, frame: threading.Thread(
+        target=app.state.reload, name="hp-serve-reload", daemon=True).start())  # fmt: skip
+    _uvicorn(app, config).run(sockets=[sock])
+
+
+def _supervise(holder: Any, config: Any, sock: socket.socket) -> int:
+    from prometheus_client import multiprocess
+
+    from houseprice.runtime.errors import ModelError
+    from houseprice.serve.model import ModelHolder, ReloadInProgress, fresh_copy
+    from houseprice.serve.workers import Supervisor, WorkersFailed
+
+    def serve_worker() -> None:
+        own = ModelHolder(fresh_copy(holder.current), config.threads)
+        _serve_here(own, config, sock, worker=True)
+
+    def reload_mine() -> None:
+        # The supervisor keeps the newest good model too: a worker started later serves it.
+        # (Runs in a signal handler: a SIGHUP during a reload skips it; workers read the file
+        # themselves.)
+        with contextlib.suppress(ModelError, ReloadInProgress):
+            holder.reload(wait=False)
+
+    supervisor = Supervisor(config.workers, serve_worker, on_reload=reload_mine,
+                            on_worker_exit=multiprocess.mark_process_dead)  # fmt: skip
+    try:
+        return supervisor.run()
+    except WorkersFailed as exc:
+        fail(PROG, f"{exc}; see the log above", EXIT_SERVER)
+
+
+def _uvicorn(app: Any, config: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Server(
         uvicorn.Config(
             app,
             log_level="info",
-            access_log=args.access_log,
+            access_log=config.access_log,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=30,
             limit_concurrency=1000,
@@ -119,10 +216,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             date_header=False,
         )
     )
-    host, port = sock.getsockname()[:2]
-    sys.stderr.write(f"{PROG}: serving {config.model} on http://{host}:{port}\n")
-    sys.stderr.flush()
-    server.run(sockets=[sock])
 
 
 def _token(path: Path | None) -> str | None:

@@ -14,7 +14,9 @@ class ServeConfig:
     token: str | None = None  # bearer token for every route but /healthz and /readyz
     max_body: int = 16 * 1024 * 1024  # bytes; larger bodies get 413 unread
     cors_origin: str | None = None  # no CORS headers at all unless given
-    threads: int = 1  # onnxruntime intra-op threads of the one session
+    threads: int = 1  # onnxruntime intra-op threads of each worker's session
+    workers: int = 1  # server processes sharing the listening socket
+    access_log: bool = False  # one log line per request: off, it costs throughput
     # Bodies above this are priced in a worker thread, so one large request does not hold the
     # event loop (and every other client) for its whole parse.
     inline_bytes: int = 64 * 1024

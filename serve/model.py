@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from houseprice.runtime.errors import InputError, ModelError
+from houseprice.runtime.one_house import OneHouseJson
 from houseprice.runtime.predictor import Predictor
+from houseprice.runtime.validate import RangeCheck
+
+MARGIN = (
+    0.1  # extrapolation warnings beyond this fraction of a feature's training span, as hp-infer
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class LoadedModel:
     predictor: Predictor
     sha256: str
     path: Path
+    one_house: OneHouseJson  # the hot path of a single-object request, built once per model
 
     def describe(self) -> dict[str, Any]:
         """What `hp-infer --describe` shows, as JSON."""
@@ -47,9 +54,27 @@ class LoadedModel:
 
 def load_model(path: Path, threads: int = 1) -> LoadedModel:
     """Load and prove a model: ModelError if the file is not one, or cannot price a house."""
-    predictor = Predictor.load(path, threads=threads)
+    return _prove(Predictor.load(path, threads=threads), path)
+
+
+def fresh_copy(model: LoadedModel) -> LoadedModel:
+    """The same model with a session of its own (for a forked worker: an onnxruntime session is
+    never shared across fork)."""
+    predictor = model.predictor
+    return _prove(Predictor(predictor.model_bytes, threads=predictor.threads, source=predictor.source),
+                  model.path)  # fmt: skip
+
+
+def _prove(predictor: Predictor, path: Path) -> LoadedModel:
     smoke_test(predictor)
-    return LoadedModel(predictor, hashlib.sha256(predictor.model_bytes).hexdigest(), path)
+    info = predictor.info
+    ranges = RangeCheck(predictor.schema, info.feature_min, info.feature_max, MARGIN)
+    return LoadedModel(
+        predictor,
+        hashlib.sha256(predictor.model_bytes).hexdigest(),
+        path,
+        OneHouseJson(predictor, ranges.lower, ranges.upper),
+    )
 
 
 def smoke_test(predictor: Predictor) -> None:
@@ -68,9 +93,22 @@ class ModelHolder:
         self._threads = threads
         self._lock = threading.Lock()  # one reload at a time; readers never wait
 
-    def reload(self) -> LoadedModel:
-        """Load the file again and swap it in; on ModelError the current model stays."""
-        with self._lock:
+    def reload(self, *, wait: bool = True) -> tuple[LoadedModel, bool]:
+        """Load the file again and swap it in, unless it holds the model already serving (then
+        the second value is False); on ModelError the current model stays. ``wait=False``
+        raises ReloadInProgress instead of waiting for a reload under way (a signal handler
+        must not wait for a reload it interrupted: that lock would never be released)."""
+        if not self._lock.acquire(blocking=wait):
+            raise ReloadInProgress("a reload is already under way")
+        try:
             fresh = load_model(self.current.path, self._threads)
+            if fresh.sha256 == self.current.sha256:
+                return self.current, False
             self.current = fresh
-            return fresh
+            return fresh, True
+        finally:
+            self._lock.release()
+
+
+class ReloadInProgress(Exception):
+    """Another reload holds the model holder."""

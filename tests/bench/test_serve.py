@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from houseprice.bench.serve import WrkRun, _micros, summarize
+from houseprice.bench.serve import WrkRun, _micros, format_serve, summarize
 
 
 def test_wrk_latencies_are_read_in_microseconds():
@@ -21,7 +21,8 @@ def test_targets_are_judged_from_the_medians():
             ("hp-serve", 32, 800, 40_000, 110_000), ("reference", 32, 1000, 30_000, 60_000),
         ]
     ]  # fmt: skip
-    report = summarize(runs)
+    report = summarize(runs, workers=2)
+    assert format_serve(report).startswith("2 worker process(es) per server")
     assert report["rows"]["hp-serve c=32"]["requests_per_s"] == 800
     verdicts = {t["id"]: (round(t["measured"], 3), t["met"]) for t in report["targets"]}
     assert verdicts == {

@@ -4,7 +4,6 @@ SIGTERM, a slowloris client, an oversized body. Every run stops by itself."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import socket
 from urllib.parse import urlsplit
@@ -35,17 +34,9 @@ def _price_is(*allowed: float):
     return check
 
 
-@pytest.fixture
-def model(exported, tmp_path):
-    path = tmp_path / "model.onnx"
-    shutil.copy(exported.onnx, path)
-    (tmp_path / "token").write_text(TOKEN)
-    return path
-
-
 @pytest.mark.slow
 def test_load_with_reloads_of_a_bad_then_a_good_model(model, tmp_path):
-    with serving(model, "--token-file", str(tmp_path / "token")) as server:
+    with serving(model, "--token-file", str(tmp_path / "token"), "--workers", "2") as server:
         host, port = _address(server)
         old = json.loads(server.call("POST", "/v1/predict", HOUSE, kind="application/json")[2])[
             "price"
@@ -79,7 +70,7 @@ def test_load_with_reloads_of_a_bad_then_a_good_model(model, tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_under_load_finishes_requests_in_flight(model, tmp_path):
-    with serving(model) as server:
+    with serving(model, "--workers", "2") as server:
         host, port = _address(server)
         price = json.loads(
             server.call("POST", "/v1/predict", HOUSE, kind="application/json", token=None)[2]

@@ -4,6 +4,7 @@ a real HTTP client (the standard library's), bounded waits everywhere."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -48,14 +49,14 @@ class Server:
 
 
 @contextmanager
-def serving(model: Path, *args: str) -> Iterator[Server]:
+def serving(model: Path, *args: str, env: dict | None = None) -> Iterator[Server]:
     # The server's output goes to a file: a pipe nobody reads fills up (64 KB, ~1,000 access-log
     # lines) and then blocks the server on its next log line.
     log = model.parent / f"hp-serve-{time.monotonic_ns()}.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [script("hp-serve"), "--model", str(model), "--port", "0", *args],
-            stdout=sink, stderr=subprocess.STDOUT,
+            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )  # fmt: skip
     try:
         url, deadline = None, time.monotonic() + 30
@@ -85,7 +86,8 @@ def serving(model: Path, *args: str) -> Iterator[Server]:
 def server(exported, tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
     (folder / "token").write_text(TOKEN + "\n")
-    with serving(exported.onnx, "--token-file", str(folder / "token"), "--max-body", "64KB") as s:
+    with serving(exported.onnx, "--token-file", str(folder / "token"), "--max-body", "64KB",
+                 "--workers", "2") as s:  # fmt: skip
         yield s
 
 
@@ -194,7 +196,7 @@ def test_reload_swaps_a_good_model_and_keeps_serving_through_a_bad_one(exported,
     shutil.copy(exported.onnx, model)
     (tmp_path / "token").write_text(TOKEN)
     house = (EXAMPLES / "house.json").read_bytes()
-    with serving(model, "--token-file", str(tmp_path / "token")) as server:
+    with serving(model, "--token-file", str(tmp_path / "token"), "--workers", "2") as server:
         before = server.call("POST", "/v1/predict", house, kind="application/json")[2]
         model.write_bytes(b"\x08garbage")  # a truncated or foreign file
         status, _, body = server.call("POST", "/v1/admin/reload")
