@@ -56,6 +56,12 @@ def bench(
     workers: int = typer.Option(
         None, "--workers", min=1, help="--serve: processes per server [one per CPU]."
     ),
+    batch: bool = typer.Option(
+        False, "--batch", help="Benchmark hp-batch against hp-infer --jobs 2 instead (dask extra)."
+    ),
+    batch_rows: int = typer.Option(
+        10_000_000, "--batch-rows", min=1000, help="--batch: houses generated [10,000,000]."
+    ),
     scale_rows: int = typer.Option(
         None,
         "--scale-rows",
@@ -70,6 +76,9 @@ def bench(
     from houseprice.data import DataError
     from houseprice.runtime.errors import ModelError
 
+    if batch:
+        _bench_batch(model, batch_rows, as_json)
+        return
     if serve:
         _bench_serve(model, seconds, workers or len(os.sched_getaffinity(0)), as_json)
         return
@@ -110,6 +119,24 @@ def _bench_serve(model: Path, seconds: int, workers: int, as_json: bool) -> None
     except RuntimeError as exc:
         fail(PROG, str(exc), EXIT_MISSING_EXTRA)
     echo(PROG, json.dumps(report, indent=2) if as_json else format_serve(report))
+
+
+def _bench_batch(model: Path, rows: int, as_json: bool) -> None:
+    try:
+        import distributed  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        missing_extra(PROG, exc.name or "distributed", "dask")
+    from houseprice.bench.batch import format_batch, run_batch_bench
+    from houseprice.runtime.errors import ModelError
+    from houseprice.runtime.predictor import Predictor
+
+    try:
+        Predictor.load(model)
+    except ModelError as exc:
+        fail(PROG, str(exc), EXIT_MODEL)
+    report = run_batch_bench(model, rows)
+    echo(PROG, json.dumps(report, indent=2) if as_json else format_batch(report))
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ from houseprice.runtime.cli_support import (
     EXIT_OUTPUT,
     EXIT_USAGE,
     OneLineParser,
+    cpu_count,
     fail,
+    fail_with,
     require_stdout,
     silence_stdout,
     stdout_failed,
@@ -149,7 +151,7 @@ def run(args: argparse.Namespace) -> None:
     output = _output_path(args.output)
     if output is not None and args.input not in (None, "-"):
         _refuse_overwriting_input(args.input, output)
-    cpus = os.cpu_count() or 1
+    cpus = cpu_count()
     try:
         predictor = Predictor.load(args.model, threads=min(args.threads, cpus))
     except ModelError as exc:
@@ -165,12 +167,8 @@ def run(args: argparse.Namespace) -> None:
         with _open_input(args.input) as (source, name), _open_output(output) as sink:
             summary = infer_stream(predictor, source, name, sink, fmt=fmt, coerce=args.coerce,
                                    margin=args.margin, jobs=jobs)  # fmt: skip
-    except (InputError, WorkerError) as exc:
-        fail(PROG, str(exc), EXIT_INPUT)
-    except ModelError as exc:
-        fail(PROG, str(exc), EXIT_MODEL)
-    except OutputError as exc:
-        fail(PROG, str(exc), EXIT_OUTPUT)
+    except (InputError, WorkerError, ModelError, OutputError) as exc:
+        fail_with(PROG, exc)
     for report in summary.out_of_range:
         warn(PROG, report.message())
 

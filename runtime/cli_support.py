@@ -39,6 +39,31 @@ def fail(prog: str, message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def fail_with(prog: str, exc: Exception) -> NoReturn:
+    """One line and the documented exit code for a typed runtime error (InputError and
+    WorkerError 1, ModelError 3, OutputError 5)."""
+    from houseprice.runtime.errors import InputError, ModelError, OutputError, WorkerError
+
+    codes = {InputError: EXIT_INPUT, WorkerError: EXIT_INPUT, ModelError: EXIT_MODEL,
+             OutputError: EXIT_OUTPUT}  # fmt: skip
+    code = next(code for kind, code in codes.items() if isinstance(exc, kind))
+    fail(prog, str(exc), code)
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_count(text: str) -> int:
+    """argparse type: a process count from 1 to 4 per CPU (beyond that, processes only take
+    turns on the same cores)."""
+    limit = 4 * cpu_count()
+    if not text.isdigit() or not 1 <= int(text) <= limit:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a worker count (1-{limit})")
+    return int(text)
+
+
 def warn(prog: str, message: str) -> None:
     sys.stderr.write(f"{prog}: warning: {message}\n")
 

@@ -7,6 +7,7 @@ path, which either builds the same rows or raises an InputError naming the recor
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -245,6 +246,13 @@ class RangeCheck:
             if self.first[j] is None:
                 self.first[j] = locate(int(np.argmax(outside[:, j])))
             self.counts[j] += per_column[j]
+
+    def fresh(self) -> RangeCheck:
+        """The same bounds with nothing counted yet (for another chunk or partition)."""
+        other = copy.copy(self)
+        other.counts = np.zeros_like(self.counts)
+        other.first = [None] * len(self.first)
+        return other
 
     def merge(self, other: RangeCheck) -> None:
         """Add the counts of a check run on later rows (e.g. in a worker process)."""

@@ -23,8 +23,10 @@ from houseprice.runtime.cli_support import (
     EXIT_SERVER,
     EXIT_USAGE,
     OneLineParser,
+    cpu_count,
     fail,
     missing_extra,
+    worker_count,
 )
 
 PROG = "hp-serve"
@@ -54,17 +56,6 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _workers(text: str) -> int:
-    limit = 4 * _cpus()  # beyond that, processes only take turns on the same cores
-    if not text.isdigit() or not 1 <= int(text) <= limit:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a worker count (1-{limit})")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Serve house prices over HTTP from an exported model.",
                      epilog="SIGHUP reloads the model; SIGINT/SIGTERM finish the requests in flight, then end "
@@ -85,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=_workers,
-        default=_cpus(),
+        type=worker_count,
+        default=cpu_count(),
         help="server processes; each prices on one core [%(default)s: one per CPU]",
     )
     parser.add_argument(

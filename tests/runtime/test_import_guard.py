@@ -68,3 +68,23 @@ create_app(ModelHolder(load_model(Path({str(exported.onnx)!r}))), ServeConfig())
 import houseprice.serve.cli
 """
     assert _heavy_modules(body) == []
+
+
+def test_the_batch_job_loads_no_torch_or_onnx():
+    body = "import houseprice.batch.cli, houseprice.batch.job, houseprice.batch.score"
+    assert _heavy_modules(body) == []
+
+
+def test_the_public_predictor_is_imported_on_first_use():
+    probe = """
+import sys
+import houseprice.runtime
+before = "onnxruntime" in sys.modules
+from houseprice.runtime import Predictor
+from houseprice.runtime.predictor import Predictor as Defined
+print(before, "onnxruntime" in sys.modules, Predictor is Defined)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "True", "True"]

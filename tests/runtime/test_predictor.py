@@ -207,3 +207,21 @@ def test_the_declared_signature_is_what_the_file_says(exported):
     assert [(o["name"], o["type"], len(o["shape"])) for o in outputs] == [
         ("price", "tensor(float)", 1)
     ]
+
+
+def test_large_inputs_run_in_blocks_equal_to_one_run(exported):
+    from houseprice.runtime.predictor import BLOCK_ROWS
+
+    predictor = Predictor.load(exported.onnx)
+    rng = np.random.default_rng(1)
+    base = load_dataset().features
+    x = base[rng.integers(0, len(base), 3 * BLOCK_ROWS + 17)] * rng.uniform(0.9, 1.1, (1, 13))
+    x = x.astype(np.float32)
+    blocked = predictor.predict_array(x)
+    assert blocked.dtype == np.float32 and blocked.shape == (len(x),)
+    # onnxruntime rounds a few rows differently by the batch's row count: float32 rounding only
+    np.testing.assert_allclose(blocked, predictor.predict_unchecked(x), rtol=1e-6)
+    assert np.array_equal(blocked, predictor.predict_array(x))  # the same input, the same output
+    x[2 * BLOCK_ROWS + 5, :] = 3e38  # a house the model gives no finite price, in the 3rd block
+    with pytest.raises(InputError, match=f"row {2 * BLOCK_ROWS + 5}: the model gives no finite"):
+        predictor.predict_array(x)

@@ -45,12 +45,15 @@ def test_base_install_has_no_torch_and_predicts(exported, tmp_path: Path):
     listed = _run(str(pip), "list", "--format=json").stdout
     names = {p["name"].lower() for p in json.loads(listed)}
     assert "torch" not in names and "onnx" not in names and "houseprice" in names
+    assert not names & {"dask", "distributed", "pyarrow", "pandas", "uvicorn", "starlette"}
     assert _run(str(python), "-c", "import torch").returncode != 0
     assert _run(str(python), "-c", "import houseprice.runtime").returncode == 0
     result = _run(
         str(venv / "bin" / "hp-infer"), str(EXAMPLES / "house.json"), "--model", str(exported.onnx)
     )
     assert result.returncode == 0, result.stderr
+    batch = _run(str(venv / "bin" / "hp-batch"), str(tmp_path), str(tmp_path / "out"))
+    assert batch.returncode == 6 and "pip install 'houseprice[dask]'" in batch.stderr, batch.stderr
     bench = _run(
         str(venv / "bin" / "hp-bench"),
         "--quick",

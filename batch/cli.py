@@ -1,0 +1,158 @@
+"""`hp-batch`: price Parquet or CSV partitions on a Dask cluster. Needs the `dask` extra."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from houseprice.runtime.cli_support import (
+    EXIT_SERVER,
+    OneLineParser,
+    cpu_count,
+    fail,
+    fail_with,
+    missing_extra,
+    warn,
+    worker_count,
+)
+
+PROG = "hp-batch"
+
+
+def _margin(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a margin (a number >= 0)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description="Price every house in Parquet or CSV partitions on a Dask cluster.",
+                           epilog="exit codes: 1 bad input (the file and row are named), 2 bad usage, 3 bad model, "
+                                  "5 OUTPUT cannot be written, 6 the dask extra is missing, 7 the cluster failed, "
+                                  "130/143 interrupted. OUTPUT appears only when every partition succeeded.")  # fmt: skip
+    parser.add_argument(
+        "input", metavar="INPUT", help="a Parquet or CSV file, a folder of them, or a glob"
+    )
+    parser.add_argument(
+        "output",
+        metavar="OUTPUT",
+        type=Path,
+        help="folder for the priced partitions (replaced if it exists)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=Path("artifacts/model.onnx"),
+        help="exported .onnx model [%(default)s]",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786"
+    )
+    where.add_argument(
+        "--local-workers",
+        type=worker_count,
+        help="worker processes of the local cluster [one per CPU]",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["parquet", "csv"],
+        default="parquet",
+        help="output format [%(default)s]",
+    )
+    parser.add_argument(
+        "--price-column", default="price", help="name of the added column [%(default)s]"
+    )
+    parser.add_argument(
+        "--margin",
+        type=_margin,
+        default=0.1,
+        help="warn about features beyond this fraction of their training span [%(default)s]",
+    )
+    return parser  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from houseprice.runtime.errors import Interrupted
+    from houseprice.runtime.signals import raise_on_signals
+
+    raise_on_signals()
+    try:
+        _main(argv)
+    except Interrupted as exc:
+        sys.stderr.write(f"{PROG}: interrupted; nothing written\n")
+        raise SystemExit(exc.exit_code) from None
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    args = build_parser().parse_args(argv)
+    if not args.price_column.strip():
+        fail(PROG, "--price-column must not be empty", 2)
+    try:
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        missing_extra(PROG, exc.name or "dask", "dask")
+    from houseprice.batch.errors import ClusterError
+    from houseprice.batch.job import BatchConfig, run_batch
+    from houseprice.runtime.errors import InputError, ModelError, OutputError
+
+    config = BatchConfig(input=args.input, output=args.output, model=args.model, format=args.format,
+                         price_column=args.price_column, margin=args.margin,
+                         progress=sys.stderr.isatty())  # fmt: skip
+    try:
+        with _cluster(args) as client:
+            result = run_batch(config, client)
+    except (InputError, ModelError, OutputError) as exc:
+        fail_with(PROG, exc)
+    except ClusterError as exc:
+        fail(PROG, str(exc), EXIT_SERVER)
+    for report in result.out_of_range:
+        warn(PROG, report.message())
+    sys.stderr.write(f"{PROG}: priced {result.rows:,} houses in {result.partitions} partition(s) in "
+                     f"{result.seconds:.1f} s; wrote {args.output}\n")  # fmt: skip
+
+
+class _cluster:
+    """A Client on the given scheduler, or on a LocalCluster that lives as long as the job."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.cluster: Any = None
+        self.client: Any = None
+
+    def __enter__(self) -> Any:
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        from houseprice.batch.errors import ClusterError
+
+        if self.args.scheduler:
+            try:
+                self.client = Client(self.args.scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ClusterError(
+                    f"cannot reach the scheduler at {self.args.scheduler}: {exc}"
+                ) from None
+            return self.client
+        # No dashboard (no port to collide with, nothing listening beyond the job), quiet logs,
+        # one thread per worker process: onnxruntime and pandas use the process's core.
+        self.cluster = LocalCluster(n_workers=self.args.local_workers or cpu_count(), threads_per_worker=1,
+                                    processes=True, dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
+        self.client = Client(self.cluster)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

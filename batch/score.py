@@ -1,0 +1,149 @@
+"""`predict_dataframe`: a price column on a Dask DataFrame, the model sent to each worker once.
+
+The model travels as a worker plugin: the scheduler hands it to every worker once (and to any
+worker that joins or replaces a dead one), and the plugin builds that worker process's one
+`Predictor`. Tasks then carry only the plugin's name, never the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from distributed import Client, WorkerPlugin, get_worker
+
+from houseprice.runtime.errors import InputError
+from houseprice.runtime.predictor import Predictor
+from houseprice.runtime.validate import finite_float32, show
+
+constructed = 0  # Predictors built in this process (tests count them per worker)
+
+
+class ModelPlugin(WorkerPlugin):
+    """Ships the model bytes to a worker once and keeps its Predictor."""
+
+    def __init__(self, model_bytes: bytes, source: str):
+        self.model_bytes, self.source = model_bytes, source
+        self.predictor: Predictor | None = None
+
+    def setup(self, worker: Any) -> None:
+        global constructed
+        # One onnxruntime thread: Dask runs one task per worker thread, and the workers use the
+        # cores.
+        self.predictor = Predictor(self.model_bytes, threads=1, source=self.source)
+        constructed += 1
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The input's columns that feed the model, in the model's feature order."""
+
+    features: tuple[str, ...]  # as named in the input
+    price: str
+
+
+def plugin_name(model_bytes: bytes) -> str:
+    return "houseprice-model-" + hashlib.sha256(model_bytes).hexdigest()[:16]
+
+
+def match_columns(columns: Sequence[str], dtypes: Any, predictor: Predictor, price: str) -> Columns:
+    """The input columns for each feature (case-insensitive, as hp-infer matches names); an
+    InputError for a missing, doubly matched or non-numeric one, or a taken price column."""
+    by_name: dict[str, list[str]] = {}
+    for column in columns:
+        by_name.setdefault(str(column).lower(), []).append(str(column))
+    chosen = []
+    for feature in predictor.feature_names:
+        found = by_name.get(feature.lower(), [])
+        if not found:
+            raise InputError(f"no column for feature {feature}; the model takes "
+                             f"{', '.join(predictor.feature_names)}")  # fmt: skip
+        if len(found) > 1:
+            raise InputError(
+                f"columns {' and '.join(map(show, found))} both match feature {feature}"
+            )
+        chosen.append(found[0])
+    for column in chosen:
+        kind = dtypes[column]
+        if not (pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)):
+            raise InputError(f"column {column} holds {kind}, not numbers")
+    if price.lower() in by_name:
+        raise InputError(f"the input already has a column {show(price)}; name the price column "
+                         "otherwise (--price-column)")  # fmt: skip
+    return Columns(tuple(chosen), price)
+
+
+def predict_dataframe(
+    ddf: Any, model: Predictor, *, client: Client | None = None, price_column: str = "price",
+    sources: Sequence[str] | None = None,
+) -> Any:  # fmt: skip
+    """``ddf`` with a float32 ``price_column`` appended; every other column passes through.
+
+    Checked before any task runs: every feature has one numeric column. Checked per partition:
+    every value is a finite float32 number, else an InputError names the partition (or its
+    file, from ``sources``, one per partition) and the row. ``client`` defaults to the current
+    distributed Client.
+    """
+    columns, name = prepare(ddf, model, client or Client.current(), price_column)
+    meta = ddf._meta.assign(**{price_column: np.float32()})
+    return ddf.map_partitions(
+        _price_partition, columns, name, tuple(sources or ()), meta=meta, enforce_metadata=False
+    )
+
+
+def prepare(ddf: Any, model: Predictor, client: Client, price_column: str) -> tuple[Columns, str]:
+    """Check the columns, send the model to the workers; the columns and the plugin's name."""
+    columns = match_columns(list(ddf.columns), ddf.dtypes, model, price_column)
+    name = plugin_name(model.model_bytes)
+    client.register_plugin(ModelPlugin(model.model_bytes, model.source), name=name)
+    return columns, name
+
+
+def worker_predictor(name: str) -> Predictor:
+    """This worker's Predictor, built by the plugin when the model arrived."""
+    return get_worker().plugins[name].predictor
+
+
+def where(sources: Sequence[str], partition_info: dict | None) -> str:
+    number = partition_info["number"] if partition_info else 0
+    return sources[number] if number < len(sources) else f"partition {number}"
+
+
+def _price_partition(df: pd.DataFrame, columns: Columns, name: str, sources: tuple[str, ...],
+                     partition_info: dict | None = None) -> pd.DataFrame:  # fmt: skip
+    predictor = worker_predictor(name)
+    place = where(sources, partition_info)
+    locate = lambda i: f"{place}: row {i + 1}"  # noqa: E731
+    x = features(df, columns.features, predictor, locate)
+    prices = predictor.price_rows(x, locate) if len(x) else np.empty(0, np.float32)
+    return df.assign(**{columns.price: prices})
+
+
+def features(
+    df: pd.DataFrame, names: Sequence[str], predictor: Predictor, locate: Any
+) -> np.ndarray:
+    """The partition's feature matrix as float32, or an InputError naming the first bad cell."""
+    frame = df[list(names)]
+    for column in names:  # a partition may hold strings where the first file held numbers
+        kind = frame[column].dtype
+        if not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind):
+            raise _first_non_number(frame[column], column, locate)
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = frame.to_numpy(dtype=np.float32)
+    if np.isfinite(x).all():
+        return x
+    # Only when something is wrong: from float64 again, to name the value as it was given.
+    return finite_float32(frame.to_numpy(dtype=np.float64), predictor.schema, locate)
+
+
+def _first_non_number(values: pd.Series, column: str, locate: Any) -> InputError:
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = np.flatnonzero(numbers.isna().to_numpy() & values.notna().to_numpy())
+    if pd.api.types.is_bool_dtype(values.dtype) or not len(bad):
+        return InputError(f"{locate(0)}: {column}: holds {values.dtype}, not numbers")
+    return InputError(f"{locate(int(bad[0]))}: {column}: expected a number, got "
+                      f"{show(str(values.iloc[int(bad[0])]))}")  # fmt: skip

@@ -1,0 +1,102 @@
+"""`hp-batch` as a user runs it: a real process with its own LocalCluster."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.batch.test_job import houses, write_parts
+from tests.conftest import run_cli, script
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        children = Path(f"/proc/{todo.pop()}/task")
+        for task in children.glob("*/children") if children.exists() else []:
+            for child in map(int, task.read_text().split()):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def model(exported):
+    from houseprice.runtime.predictor import Predictor
+
+    return Predictor.load(exported.onnx)
+
+
+@pytest.mark.slow
+def test_csv_out_with_warnings_on_a_local_cluster(exported, model, tmp_path):
+    frame = houses(model, 500)
+    frame.loc[3, "CRIM"] = 1e4
+    source = write_parts(frame, tmp_path / "in", 3, "parquet")
+    result = run_cli("hp-batch", str(source), str(tmp_path / "out"), "--model", str(exported.onnx),
+                     "--format", "csv", "--local-workers", "2", "--price-column", "value")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    err = result.stderr.decode()
+    assert "priced 500 houses in 3 partition(s)" in err and "warning: 1 house(s) have CRIM" in err
+    out = pd.concat(pd.read_csv(p) for p in sorted((tmp_path / "out").glob("*.csv")))
+    assert list(out.columns)[-1] == "value" and len(out) == 500
+
+
+@pytest.mark.slow
+def test_errors_are_one_line_with_their_exit_codes(exported, model, tmp_path):
+    source = write_parts(houses(model, 50), tmp_path / "in", 2, "parquet")
+    onnx = str(exported.onnx)
+    cases = [
+        (["hp-batch", str(tmp_path / "none"), str(tmp_path / "o"), "--model", onnx], 1, "no such file"),
+        (["hp-batch", str(source), str(tmp_path / "o"), "--model", str(tmp_path / "x.onnx")], 3, "x.onnx"),
+        (["hp-batch", str(source), str(tmp_path / "o"), "--model", onnx, "--scheduler",
+          "tcp://127.0.0.1:9"], 7, "cannot reach the scheduler"),
+        (["hp-batch", str(source), str(tmp_path / "o"), "--local-workers", "0"], 2, "not a worker count"),
+        (["hp-batch", str(source), str(tmp_path / "o"), "--margin", "nan"], 2, "not a margin"),
+    ]  # fmt: skip
+    for args, code, message in cases:
+        result = run_cli(*args, timeout=120)
+        err = result.stderr.decode()
+        assert result.returncode == code and message in err and err.count("\n") == 1, (args, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.slow
+def test_sigint_mid_job_leaves_no_output_and_no_process(exported, model, tmp_path):
+    source = write_parts(houses(model, 400_000), tmp_path / "in", 40, "parquet")
+    process = subprocess.Popen(
+        [script("hp-batch"), str(source), str(tmp_path / "out"), "--model", str(exported.onnx),
+         "--local-workers", "2"], stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline, staged = time.monotonic() + 90, []
+        while time.monotonic() < deadline and not staged and process.poll() is None:
+            staged = list(tmp_path.glob(".out.hp-batch-*/part.*"))
+            time.sleep(0.01)
+        assert staged, "the job must be under way"
+        family = _descendants(process.pid)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130 and err.decode().strip().endswith(
+        "interrupted; nothing written"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    deadline = time.monotonic() + 20
+    while any(map(_alive, family)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert family and not any(map(_alive, family))
