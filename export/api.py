@@ -22,6 +22,7 @@ from houseprice.export.errors import (
     ExportUsageError,
     ParityError,
 )
+from houseprice.export.fused import FusedPriceMLP
 from houseprice.export.onnx_export import export_onnx
 from houseprice.export.parity import (
     ParityResult,
@@ -37,6 +38,7 @@ from houseprice.runtime.errors import ModelError, OutputError
 from houseprice.runtime.files import atomic_write_many
 from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import TrainedModel, load_checkpoint
+from houseprice.train.model import PriceMLP
 
 FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 FORMATS = tuple(FILE_NAMES)
@@ -149,9 +151,11 @@ def _gated(
 
 
 def _build(
-    fmt: str, model: torch.nn.Module, info: ModelInfo, config: ExportConfig
+    fmt: str, model: PriceMLP, info: ModelInfo, config: ExportConfig
 ) -> tuple[bytes, Callable[[np.ndarray], np.ndarray]]:
-    """The exported bytes, and a forward pass that runs them the way a user would."""
+    """The exported bytes, and a forward pass that runs them the way a user would. Both formats
+    export the fused module (export/fused.py); the gate holds them to the unfused one."""
+    model = FusedPriceMLP(model).eval()
     if fmt == "onnx":
         data = export_onnx(model, info, config)
         try:

@@ -178,10 +178,10 @@ class Predictor:
 
 
 # Rows per session.run for large inputs, by measurement (`python -m houseprice.bench.blocks`,
-# README "Cache-sized blocks"): blocks of 1,024 to 16,384 rows price about equally fast (a
-# plateau over three runs; 8,192 sits in it); one 65,536-row run is 1.4-1.9x slower, its 131 MB
-# of hidden activations far beyond the cache.
-BLOCK_ROWS = 8192
+# README "Cache-sized blocks"): on the fused export (one 500-wide hidden layer) blocks of 1,024
+# to 4,096 rows price fastest and 8,192 already falls off; one 65,536-row run is 2-2.5x slower,
+# its 131 MB of hidden activations far beyond the cache.
+BLOCK_ROWS = 2048
 
 
 def _HOUSE(i: int) -> str:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -166,8 +168,27 @@ def test_onnx_ensemble_output_is_the_mean_of_its_members_in_pytorch(exported):
         expected = (torch.exp(mean) if model.log_target else mean).numpy()
     got = Predictor.load(exported.onnx).predict_array(x)
     np.testing.assert_allclose(got, expected, rtol=TOL.rtol, atol=TOL.atol)
-    gemms = [n for n in onnx.load(exported.onnx).graph.node if n.op_type == "Gemm"]
-    assert len(gemms) == 2 * len(model.members)  # one Gemm chain per member
+    # Fused: one wide MLP whatever the member count, and no Where (NNAPI cannot run it).
+    ops = [n.op_type for n in onnx.load(exported.onnx).graph.node]
+    assert ops.count("Gemm") == 2 and "Where" not in ops and len(ops) <= 12, ops
+
+
+def test_the_fused_graph_is_one_nnapi_partition_with_fixed_shapes(exported, tmp_path):
+    """onnxruntime's own mobile checker, on the model with its batch fixed to 1."""
+    fixed = tmp_path / "fixed.onnx"
+    subprocess.run([sys.executable, "-m", "onnxruntime.tools.make_dynamic_shape_fixed", "--input_name",
+                    "features", "--input_shape", "1,13", str(exported.onnx), str(fixed)], check=True)  # fmt: skip
+    report = subprocess.run(
+        [sys.executable, "-m", "onnxruntime.tools.check_onnx_model_mobile_usability", str(fixed)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    text = report.stdout + report.stderr
+    nodes = len(onnx.load(fixed).graph.node)
+    nnapi = text.split("Checking NNAPI")[1].split("Checking CoreML")[0]
+    assert (
+        f"1 partitions with a total of {nodes}/{nodes} nodes can be handled by the NNAPI EP"
+        in nnapi
+    )
 
 
 def test_a_failed_write_leaves_the_previous_set_with_its_manifest(exported, tmp_path, monkeypatch):
