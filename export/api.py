@@ -24,6 +24,7 @@ from houseprice.export.errors import (
 )
 from houseprice.export.fused import FusedPriceMLP
 from houseprice.export.onnx_export import export_onnx
+from houseprice.export.ort_export import CONFIG_NAME, export_ort
 from houseprice.export.parity import (
     ParityResult,
     check_parity,
@@ -40,7 +41,7 @@ from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import TrainedModel, load_checkpoint
 from houseprice.train.model import PriceMLP
 
-FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt", "ort": "model.ort"}
 FORMATS = tuple(FILE_NAMES)
 MANIFEST = "manifest.json"
 FAILURE_FOLDER = "parity-failure"
@@ -53,9 +54,17 @@ class Artifact:
     data: bytes
     parity: ParityResult
     opset: int | None
+    operators_config: bytes | None = None  # ort: the ops a reduced onnxruntime build needs
+
+    @property
+    def files(self) -> dict[Path, bytes]:
+        files = {self.path: self.data}
+        if self.operators_config is not None:
+            files[self.path.with_name(CONFIG_NAME)] = self.operators_config
+        return files
 
     def manifest_entry(self) -> dict[str, object]:
-        return {
+        entry: dict[str, object] = {
             "file": self.path.name,
             "format": self.format,
             "size": len(self.data),
@@ -63,6 +72,12 @@ class Artifact:
             "opset": self.opset,
             "parity": self.parity.to_dict(),
         }
+        if self.operators_config is not None:
+            entry["operators_config"] = {
+                "file": CONFIG_NAME,
+                "sha256": hashlib.sha256(self.operators_config).hexdigest(),
+            }
+        return entry
 
 
 def export_model(
@@ -79,8 +94,9 @@ def export_model(
     check_writable(out)
     info = model_info(trained)
     inputs = parity_inputs(info, config, training_rows(trained))
-    artifacts = [_gated(fmt, trained, info, inputs, out, config) for fmt in formats]
-    files = {a.path: a.data for a in artifacts}
+    onnx_once: dict[str, bytes] = {}  # the ONNX export feeds the ORT conversion too
+    artifacts = [_gated(fmt, trained, info, inputs, out, config, onnx_once) for fmt in formats]
+    files = {path: data for a in artifacts for path, data in a.files.items()}
     files[out / MANIFEST] = manifest_bytes(out, checkpoint, artifacts, config)
     try:
         atomic_write_many(files)
@@ -131,8 +147,9 @@ def _gated(
     inputs: np.ndarray,
     out: Path,
     config: ExportConfig,
+    onnx_once: dict[str, bytes],
 ) -> Artifact:
-    data, candidate = _build(fmt, trained.model, info, config)
+    data, candidate, operators = _build(fmt, trained.model, info, config, onnx_once)
     reference = _eager(trained.model)
     result = check_parity(fmt, reference, candidate, inputs, config)
     if not result.passed:
@@ -145,29 +162,33 @@ def _gated(
         except OSError as exc:
             where = f"could not save the inputs ({exc.strerror or exc})"
         raise ParityError(f"{failure_message(result, info, config)}; nothing written, {where}")
-    return Artifact(
-        fmt, out / FILE_NAMES[fmt], data, result, config.opset if fmt == "onnx" else None
-    )
+    opset = None if fmt == "torchscript" else config.opset
+    return Artifact(fmt, out / FILE_NAMES[fmt], data, result, opset, operators)
 
 
 def _build(
-    fmt: str, model: PriceMLP, info: ModelInfo, config: ExportConfig
-) -> tuple[bytes, Callable[[np.ndarray], np.ndarray]]:
-    """The exported bytes, and a forward pass that runs them the way a user would. Both formats
-    export the fused module (export/fused.py); the gate holds them to the unfused one."""
-    model = FusedPriceMLP(model).eval()
-    if fmt == "onnx":
-        data = export_onnx(model, info, config)
-        try:
-            runtime = Predictor(data, source="the exported ONNX graph")  # the real runtime
-        except ModelError as exc:
-            raise ConversionError(f"the runtime cannot load the exported graph: {exc}") from None
-        # Raw outputs: the gate compares infinities and NaN as they are, the Predictor's pricing
-        # methods would refuse them.
-        return data, runtime.predict_unchecked
-    data = export_torchscript(model, info)
-    module, _ = load_torchscript(data)
-    return data, _eager(module)
+    fmt: str, model: PriceMLP, info: ModelInfo, config: ExportConfig, onnx_once: dict[str, bytes]
+) -> tuple[bytes, Callable[[np.ndarray], np.ndarray], bytes | None]:
+    """The exported bytes, a forward pass that runs them the way a user would, and (ort) the
+    operators config. Every format exports the fused module (export/fused.py); the gate holds
+    them to the unfused one."""
+    fused = FusedPriceMLP(model).eval()
+    if fmt == "torchscript":
+        data = export_torchscript(fused, info)
+        module, _ = load_torchscript(data)
+        return data, _eager(module), None
+    if "onnx" not in onnx_once:
+        onnx_once["onnx"] = export_onnx(fused, info, config)
+    data, operators = onnx_once["onnx"], None
+    if fmt == "ort":
+        data, operators = export_ort(data)
+    try:
+        runtime = Predictor(data, source=f"the exported {fmt.upper()} graph")  # the real runtime
+    except ModelError as exc:
+        raise ConversionError(f"the runtime cannot load the exported graph: {exc}") from None
+    # Raw outputs: the gate compares infinities and NaN as they are, the Predictor's pricing
+    # methods would refuse them.
+    return data, runtime.predict_unchecked, operators
 
 
 def _eager(module: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:

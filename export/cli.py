@@ -26,13 +26,17 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 class Format(str, Enum):
     onnx = "onnx"
     torchscript = "torchscript"
+    ort = "ort"
     all = "all"
 
 
 @app.command(help="Export a checkpoint to ONNX and/or TorchScript, gated on parity with PyTorch.")
 def export(
     format: Format = typer.Option(
-        Format.onnx, "--format", "-f", help="onnx (the edge format), torchscript, or all."
+        Format.onnx,
+        "--format",
+        "-f",
+        help="onnx (the edge format), torchscript, ort (ORT format for mobile and reduced builds), or all.",
     ),
     checkpoint: Path = typer.Option(
         Path("artifacts/checkpoint.pt"), "--checkpoint", help="Checkpoint written by hp-train."
@@ -70,7 +74,8 @@ def export(
         fail(PROG, str(exc), next(c for kind, c in codes.items() if isinstance(exc, kind)))
     echo(PROG, format_parity([a.parity for a in artifacts]))
     for artifact in artifacts:
-        echo(PROG, f"wrote {artifact.path} ({len(artifact.data):,} bytes)")
+        for path, data in artifact.files.items():
+            echo(PROG, f"wrote {path} ({len(data):,} bytes)")
     echo(PROG, f"wrote {out / 'manifest.json'}")
 
 

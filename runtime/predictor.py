@@ -30,6 +30,9 @@ _OUTPUTS = [OUTPUT_NAME]
 # reading it. Every ONNX file onnx writes starts with field 1 (ir_version, a varint): tag 0x08.
 MAX_MODEL_BYTES = 2**31 - 1
 _ONNX_FIRST_BYTE = b"\x08"
+# An ORT-format file (hp-export --format ort) is a flatbuffer: a 4-byte root offset, then this.
+_ORT_FORMAT_ID = b"ORTM"
+_HEAD = 8
 _FLOAT_TENSOR = "tensor(float)"
 
 
@@ -46,7 +49,7 @@ class Predictor:
     def __init__(self, model_bytes: bytes, *, threads: int = 1, source: str = "model"):
         if threads < 1:
             raise ValueError("threads must be >= 1")
-        _check_leading_bytes(model_bytes[:1], len(model_bytes), source)
+        _check_leading_bytes(model_bytes[:_HEAD], len(model_bytes), source)
         self._model_bytes = model_bytes
         self._threads = threads
         self.source = source
@@ -65,8 +68,9 @@ class Predictor:
             with open(file, "rb") as handle:
                 size = _file_size(handle)
                 # Look before reading it all: a 2 GB file of zeros fails here, in microseconds.
-                _check_leading_bytes(handle.read(1), size, str(file))
-                data = _ONNX_FIRST_BYTE + handle.read()
+                head = handle.read(_HEAD)
+                _check_leading_bytes(head, size, str(file))
+                data = head + handle.read()
         except FileNotFoundError:
             raise ModelError(
                 f"{file}: no model there; export one with `hp-export --format onnx`"
@@ -215,7 +219,7 @@ def _check_leading_bytes(head: bytes, size: int, source: str) -> None:
         raise ModelError(
             f"{source}: {size:,} bytes, more than an ONNX file can hold (2 GiB); not a model"
         )
-    if head != _ONNX_FIRST_BYTE:
+    if head[:1] != _ONNX_FIRST_BYTE and head[4:8] != _ORT_FORMAT_ID:
         what = "empty" if not head else f"starts with byte 0x{head[0]:02x}"
         raise ModelError(f"{source}: not an ONNX model ({what})")
 
