@@ -7,13 +7,16 @@ from houseprice.runtime.contract import ModelInfo
 from tests.conftest import run_cli
 from tests.runtime.model_files import sum_model
 
-COLUMNS = {"name", "status", "file_bytes", "test_rmse", "p50_us", "p99_us", "houses_per_s"}
-ROWS = [
+COLUMNS = {"name", "status", "file_bytes", "test_rmse", "p50_us", "p99_us", "houses_per_s",
+           "p50_x_floor", "batch_x_floor"}  # fmt: skip
+FORMATS = [
     "pytorch eager",
     "torchscript",
     "onnx runtime, predict(dict)",
     "onnx runtime, predict_array",
 ]
+FLOORS = ["floor: bare session.run", "floor: fused arithmetic, numpy"]
+ROWS = FORMATS + FLOORS
 
 
 def test_quick_json_report_has_every_row_and_column(exported):
@@ -27,8 +30,11 @@ def test_quick_json_report_has_every_row_and_column(exported):
     for row in report["rows"]:
         assert set(row) == COLUMNS and row["status"] == "ok", row
         assert row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"] and row["houses_per_s"] > 0
-    rmse = {round(r["test_rmse"], 3) for r in report["rows"]}
+    formats = [r for r in report["rows"] if r["name"] in FORMATS]
+    rmse = {round(r["test_rmse"], 3) for r in formats}
     assert len(rmse) == 1  # every format scores the same hold-out split alike
+    assert all(r["p50_x_floor"] > 0 and r["batch_x_floor"] > 0 for r in formats)
+    assert all(r["p50_x_floor"] is None for r in report["rows"] if r["name"] in FLOORS)
     assert set(report["cold_start_ms"]) == {
         "hp-infer",
         "python -c 'import onnxruntime, numpy'",

@@ -66,7 +66,8 @@ def test_base_install_has_no_torch_and_predicts(exported, tmp_path: Path):
     assert bench.returncode == 0, bench.stderr
     statuses = {r["name"]: r["status"] for r in json.loads(bench.stdout)["rows"]}
     assert statuses["pytorch eager"] == statuses["torchscript"] == "skipped: torch not installed"
-    assert statuses["onnx runtime, predict_array"] == "ok"
+    assert statuses["onnx runtime, predict_array"] == statuses["floor: bare session.run"] == "ok"
+    assert statuses["floor: fused arithmetic, numpy"] == "skipped: torch not installed"
     expected = _pytorch_price(exported.checkpoint)
     assert json.loads(result.stdout)["price"] == pytest.approx(expected, abs=1e-4)
     assert float(

@@ -1,0 +1,87 @@
+"""The floor rows: what the machine does with this model and no runtime around it.
+
+- a bare `session.run` on the same file (one house; the whole batch in one call);
+- the fused model's arithmetic in numpy (from the checkpoint, so it needs torch; one BLAS thread,
+  so it needs threadpoolctl), the batch in the runtime's blocks.
+Every other row is then shown as a multiple of the fastest floor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from houseprice.bench.records import FLOOR_NUMPY, FLOOR_RUN, FLOORS, Row
+from houseprice.bench.timing import Candidate
+from houseprice.runtime.predictor import BLOCK_ROWS
+
+
+def floor_candidates(model: Path, checkpoint: Path, x_batch: np.ndarray) -> list[Candidate | Row]:
+    return [_bare_run(model, x_batch), _numpy_arithmetic(checkpoint, x_batch)]
+
+
+def _bare_run(model: Path, x_batch: np.ndarray) -> Candidate:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    one = x_batch[:1].copy()
+    row = Row(FLOOR_RUN, file_bytes=model.stat().st_size)
+    return Candidate(row, lambda: session.run(["price"], {"features": one}),
+                     lambda x: session.run(["price"], {"features": x})[0])  # fmt: skip
+
+
+def _numpy_arithmetic(checkpoint: Path, x_batch: np.ndarray) -> Candidate | Row:
+    try:  # torch first: the usual reason this row is skipped
+        from houseprice.export.fused import FusedPriceMLP
+        from houseprice.train.checkpoint import load_checkpoint
+    except ImportError as exc:
+        return Row(FLOOR_NUMPY, f"skipped: {exc.name} not installed")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        return Row(FLOOR_NUMPY, f"skipped: {exc.name} not installed (limits numpy to one thread)")
+    try:
+        fused = FusedPriceMLP(load_checkpoint(checkpoint).model)
+    except Exception as exc:  # a missing or broken checkpoint only fails its own row
+        return Row(FLOOR_NUMPY, f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}")
+    forward = _arithmetic({k: v.numpy() for k, v in fused.state_dict().items()}, fused.log_target)
+    threadpool_limits(1)  # like every other row, one thread (for the rest of this process)
+
+    def batch(x: np.ndarray) -> np.ndarray:
+        out = np.empty(len(x), np.float32)
+        for start in range(0, len(x), BLOCK_ROWS):
+            out[start : start + BLOCK_ROWS] = forward(x[start : start + BLOCK_ROWS])
+        return out
+
+    one = x_batch[:1].copy()
+    return Candidate(Row(FLOOR_NUMPY), lambda: forward(one), batch)
+
+
+def _arithmetic(weights: dict[str, np.ndarray], log_target: bool) -> Any:
+    logged, plain = weights["logged"], weights["plain"]
+    w1t, b1, w2, b2 = weights["w1"].T.copy(), weights["b1"], weights["w2"][0], weights["b2"][0]
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        z = np.concatenate([np.log1p(np.maximum(x[:, logged], 0)), x[:, plain]], axis=1)
+        y = np.maximum(z @ w1t + b1, 0) @ w2 + b2
+        return np.exp(y) if log_target else y
+
+    return forward
+
+
+def compare_to_floor(rows: list[Row]) -> None:
+    """Fill every non-floor row's multiples of the fastest floor row."""
+    floors = [r for r in rows if r.name in FLOORS and r.status == "ok"]
+    best_p50 = min((r.p50_us for r in floors if r.p50_us), default=None)
+    best_rate = max((r.houses_per_s for r in floors if r.houses_per_s), default=None)
+    for row in rows:
+        if row.name in FLOORS or row.status != "ok":
+            continue
+        if best_p50 and row.p50_us:
+            row.p50_x_floor = row.p50_us / best_p50
+        if best_rate and row.houses_per_s:
+            row.batch_x_floor = best_rate / row.houses_per_s

@@ -1,0 +1,75 @@
+"""The targets hp-bench judges a report by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from houseprice.bench.records import (
+    COLD_BARE,
+    COLD_INFER,
+    COLD_TORCH,
+    EAGER,
+    RUNTIME_ARRAY,
+    RUNTIME_DICT,
+    Report,
+    Row,
+)
+
+# Every target, always reported (measured None when its rows were not measured, e.g. without
+# torch), found by the row constants above, never by retyped labels: a renamed row cannot drop one.
+# (id, label, op, bound)
+TARGETS = (
+    ("dict_vs_eager", "single house, predict(dict) p50 / eager p50", "<=", 1.0),
+    ("array_vs_eager", "single house, predict_array p50 / eager p50", "<=", 0.6),
+    ("batch_vs_eager", "batch: runtime / eager houses/s", ">=", 1.2),
+    ("infer_vs_torch_process", "hp-infer process / torch process", "<=", 0.15),
+    ("infer_vs_bare_import", "hp-infer process / bare onnxruntime+numpy import", "<=", 1.3),
+    ("jsonl_houses_per_s", "JSON Lines houses/s (scale run)", ">=", 200_000),
+    ("jsonl_peak_mb", "JSON Lines peak memory (MB)", "<=", 300),
+)
+
+
+def evaluate_targets(report: Report) -> list[dict[str, Any]]:
+    measured = _target_values(report)
+    return [
+        {"id": key, "target": label, "measured": measured.get(key), "bound": f"{op} {bound:g}",
+         "met": _met(measured.get(key), op, bound)}
+        for key, label, op, bound in TARGETS
+    ]  # fmt: skip
+
+
+def _met(value: float | None, op: str, bound: float) -> bool | None:
+    """None when not measured; else whether the value is within the bound."""
+    if value is None:
+        return None
+    return value <= bound if op == "<=" else value >= bound
+
+
+def _target_values(report: Report) -> dict[str, float | None]:
+    rows = {r.name: r for r in report.rows if r.status == "ok"}
+    eager, mapping, array = rows.get(EAGER), rows.get(RUNTIME_DICT), rows.get(RUNTIME_ARRAY)
+    cold, scale = report.cold_start_ms, report.scale or {}
+    return {
+        "dict_vs_eager": _ratio(mapping, eager, "p50_us"),
+        "array_vs_eager": _ratio(array, eager, "p50_us"),
+        "batch_vs_eager": _ratio(array, eager, "houses_per_s"),
+        "infer_vs_torch_process": _share(cold, COLD_INFER, COLD_TORCH),
+        "infer_vs_bare_import": _share(cold, COLD_INFER, COLD_BARE),
+        "jsonl_houses_per_s": scale.get("houses_per_s"),
+        "jsonl_peak_mb": scale.get("peak_rss_mb"),
+    }
+
+
+def _share(values: dict[str, float], top: str, bottom: str) -> float | None:
+    return _divide(values.get(top), values.get(bottom))
+
+
+def _ratio(a: Row | None, b: Row | None, attr: str) -> float | None:
+    return _divide(getattr(a, attr, None), getattr(b, attr, None))
+
+
+def _divide(top: float | None, bottom: float | None) -> float | None:
+    """top / bottom, or None when either was not measured (or the bottom is 0)."""
+    if top is None or not bottom:
+        return None
+    return top / bottom
