@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -31,9 +31,12 @@ class Sources:
 
 
 def find_sources(spec: str) -> Sources:
-    """The files INPUT names; an InputError if none, or if Parquet and CSV are mixed."""
+    """The files INPUT names; an InputError if none, or if Parquet and CSV are mixed. A URL
+    (s3://, gs://, file://, ...) is listed through fsspec, as Dask's readers open it."""
     path = Path(spec)
-    if path.is_dir():
+    if "://" in spec:
+        files = _remote_files(spec)
+    elif path.is_dir():
         files = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
         if not files:
             raise InputError(f"{spec}: no .parquet or .csv files in this folder")
@@ -43,13 +46,28 @@ def find_sources(spec: str) -> Sources:
         files = sorted(glob.glob(spec))
         if not files:
             raise InputError(f"{spec}: no such file, folder or matching files")
-    formats = {SUFFIXES.get(Path(f).suffix.lower()) for f in files}
+    formats = {SUFFIXES.get(PurePosixPath(f).suffix.lower()) for f in files}
     if None in formats:
-        odd = next(f for f in files if Path(f).suffix.lower() not in SUFFIXES)
+        odd = next(f for f in files if PurePosixPath(f).suffix.lower() not in SUFFIXES)
         raise InputError(f"{odd}: not a .parquet or .csv file")
     if len(formats) > 1:
         raise InputError(f"{spec}: mixes Parquet and CSV files; score them separately")
     return Sources(formats.pop(), tuple(files))
+
+
+def _remote_files(spec: str) -> list[str]:
+    import fsspec
+
+    try:
+        fs, _, paths = fsspec.core.get_fs_token_paths(spec)
+        if len(paths) == 1 and fs.isdir(paths[0]):
+            paths = [p for p in fs.ls(paths[0], detail=False)
+                     if PurePosixPath(p).suffix.lower() in SUFFIXES]  # fmt: skip
+    except (OSError, ValueError, ImportError) as exc:  # unknown protocol, no credentials, ...
+        raise InputError(f"{spec}: cannot list ({str(exc).splitlines()[0][:200]})") from None
+    if not paths:
+        raise InputError(f"{spec}: no such file, folder or matching files")
+    return sorted(fs.unstrip_protocol(p) for p in paths)
 
 
 def diagnose(sources: Sources, columns: Sequence[str], error: Exception) -> InputError:

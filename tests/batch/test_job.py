@@ -213,3 +213,16 @@ def test_predict_dataframe_adds_the_price_column_lazily(client, exported, predic
     )
     with pytest.raises(InputError, match="partition 1: row 167: NOX: inf is not a finite"):
         predict_dataframe(bad, predictor, client=client).compute()
+
+
+def test_urls_are_listed_through_fsspec(client, exported, predictor, tmp_path):
+    source = write_parts(houses(predictor, 600), tmp_path / "in", 3, "parquet")
+    for spec in (f"file://{source}", f"file://{source}/in.*.parquet"):
+        output = tmp_path / "out"
+        result = run_batch(BatchConfig(spec, output, model=exported.onnx), client)
+        assert (result.rows, result.partitions) == (600, 3)
+        assert sorted(pd.read_parquet(output)["id"]) == list(range(600))
+    with pytest.raises(InputError, match="no such file"):
+        run_batch(
+            BatchConfig(f"file://{tmp_path}/none/*.parquet", output, model=exported.onnx), client
+        )
