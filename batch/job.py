@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from houseprice.batch.errors import ClusterError
-from houseprice.batch.score import Columns, features, prepare, where, worker_predictor
+from houseprice.batch.score import Columns, prepare, price_frame, where, worker_predictor
 from houseprice.batch.sources import Sources, diagnose, find_sources
 from houseprice.runtime.errors import InputError, ModelError, OutputError
 from houseprice.runtime.predictor import Predictor
@@ -194,12 +194,10 @@ class _PartitionTask:
     def _price(
         self, part: pd.DataFrame, offset: int, place: str, ranges: RangeCheck
     ) -> pd.DataFrame:
-        predictor = worker_predictor(self.plugin)
         locate = lambda i: f"{place}: row {offset + i + 1}"  # noqa: E731
-        x = features(part, self.columns.features, predictor, locate)
-        prices = predictor.price_rows(x, locate) if len(x) else np.empty(0, np.float32)
+        priced, x = price_frame(part, self.columns, worker_predictor(self.plugin), locate)
         ranges.update(x, locate)
-        return part.assign(**{self.columns.price: prices})
+        return priced
 
 
 class _ParquetSink:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from distributed import Client, WorkerPlugin, get_worker
 
+from houseprice.batch.sources import non_number
 from houseprice.runtime.errors import InputError
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.validate import finite_float32, show
@@ -115,12 +116,18 @@ def where(sources: Sequence[str], partition_info: dict | None) -> str:
 
 def _price_partition(df: pd.DataFrame, columns: Columns, name: str, sources: tuple[str, ...],
                      partition_info: dict | None = None) -> pd.DataFrame:  # fmt: skip
-    predictor = worker_predictor(name)
     place = where(sources, partition_info)
-    locate = lambda i: f"{place}: row {i + 1}"  # noqa: E731
+    priced, _ = price_frame(df, columns, worker_predictor(name), lambda i: f"{place}: row {i + 1}")
+    return priced
+
+
+def price_frame(
+    df: pd.DataFrame, columns: Columns, predictor: Predictor, locate: Any
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``df`` with the price column appended, and the feature matrix it was priced from."""
     x = features(df, columns.features, predictor, locate)
     prices = predictor.price_rows(x, locate) if len(x) else np.empty(0, np.float32)
-    return df.assign(**{columns.price: prices})
+    return df.assign(**{columns.price: prices}), x
 
 
 def features(
@@ -131,7 +138,7 @@ def features(
     for column in names:  # a partition may hold strings where the first file held numbers
         kind = frame[column].dtype
         if not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind):
-            raise _first_non_number(frame[column], column, locate)
+            raise _not_numbers(frame[column], column, locate)
     with np.errstate(over="ignore", invalid="ignore"):
         x = frame.to_numpy(dtype=np.float32)
     if np.isfinite(x).all():
@@ -140,10 +147,9 @@ def features(
     return finite_float32(frame.to_numpy(dtype=np.float64), predictor.schema, locate)
 
 
-def _first_non_number(values: pd.Series, column: str, locate: Any) -> InputError:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = np.flatnonzero(numbers.isna().to_numpy() & values.notna().to_numpy())
-    if pd.api.types.is_bool_dtype(values.dtype) or not len(bad):
-        return InputError(f"{locate(0)}: {column}: holds {values.dtype}, not numbers")
-    return InputError(f"{locate(int(bad[0]))}: {column}: expected a number, got "
-                      f"{show(str(values.iloc[int(bad[0])]))}")  # fmt: skip
+def _not_numbers(values: pd.Series, column: str, locate: Any) -> InputError:
+    if not pd.api.types.is_bool_dtype(values.dtype):
+        error = non_number(values, column, locate)
+        if error is not None:
+            return error
+    return InputError(f"{locate(0)}: {column}: holds {values.dtype}, not numbers")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import glob
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -82,14 +82,21 @@ def diagnose(sources: Sources, columns: Sequence[str], error: Exception) -> Inpu
         for column in columns:
             if column.lower() not in lower:
                 return InputError(f"{file}: no column {column}")
-            values = frame[lower[column.lower()]]
-            numbers = pd.to_numeric(values, errors="coerce")
-            bad = (numbers.isna() & values.notna()).to_numpy().nonzero()[0]
-            if len(bad):
-                i = int(bad[0])
-                return InputError(f"{file}: row {i + 1}: {column}: expected a number, got "
-                                  f"{show(str(values.iloc[i]))}")  # fmt: skip
+            error = non_number(frame[lower[column.lower()]], column,
+                               lambda i, file=file: f"{file}: row {i + 1}")  # fmt: skip
+            if error is not None:
+                return error
     return InputError(f"reading the input failed: {_first_line(error)}")
+
+
+def non_number(values: pd.Series, column: str, locate: Callable[[int], str]) -> InputError | None:
+    """The error for the first cell of ``values`` that is neither missing nor a number."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = (numbers.isna() & values.notna()).to_numpy().nonzero()[0]
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    return InputError(f"{locate(i)}: {column}: expected a number, got {show(str(values.iloc[i]))}")
 
 
 def _read_text(fmt: str, file: str) -> pd.DataFrame:

@@ -5,32 +5,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.batch.test_job import houses, write_parts
 from tests.conftest import run_cli, script
-
-
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        children = Path(f"/proc/{todo.pop()}/task")
-        for task in children.glob("*/children") if children.exists() else []:
-            for child in map(int, task.read_text().split()):
-                if child not in found:
-                    found.add(child)
-                    todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from tests.processes import alive, descendants
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +67,7 @@ def test_sigint_mid_job_leaves_no_output_and_no_process(exported, model, tmp_pat
             staged = list(tmp_path.glob(".out.hp-batch-*/part.*"))
             time.sleep(0.01)
         assert staged, "the job must be under way"
-        family = _descendants(process.pid)
+        family = descendants(process.pid)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:
@@ -97,6 +78,6 @@ def test_sigint_mid_job_leaves_no_output_and_no_process(exported, model, tmp_pat
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     deadline = time.monotonic() + 20
-    while any(map(_alive, family)) and time.monotonic() < deadline:
+    while any(map(alive, family)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert family and not any(map(_alive, family))
+    assert family and not any(map(alive, family))

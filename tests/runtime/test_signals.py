@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, script
+from tests.processes import alive, children
 
 HOUSE = json.loads((EXAMPLES / "house.json").read_text())
 ROWS = 400_000  # ~25 chunks: a few seconds of work for two workers, so signals land mid-run
@@ -25,22 +26,6 @@ def big(tmp_path_factory) -> Path:
     return path
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _start_mid_run(exported, big: Path, out: Path) -> tuple[subprocess.Popen, list[int]]:
     """hp-infer pricing ``big`` into ``out`` with two workers, once both workers are running
     and its temp file exists."""
@@ -50,7 +35,7 @@ def _start_mid_run(exported, big: Path, out: Path) -> tuple[subprocess.Popen, li
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
-        workers = _children(process.pid)
+        workers = children(process.pid)
         if len(workers) == 2 and any(p.name.endswith(".tmp") for p in out.parent.iterdir()):
             return process, workers
         time.sleep(0.005)
@@ -61,9 +46,9 @@ def _start_mid_run(exported, big: Path, out: Path) -> tuple[subprocess.Popen, li
 def _after(process: subprocess.Popen, workers: list[int], out: Path) -> str:
     _, err = process.communicate(timeout=30)
     deadline = time.monotonic() + 10
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not any(_alive(w) for w in workers), "worker processes outlived hp-infer"
+    assert not any(alive(w) for w in workers), "worker processes outlived hp-infer"
     assert out.read_text() == "untouched\n"
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name], "temp file left behind"
     return err.decode()
@@ -101,7 +86,7 @@ def test_workers_die_with_a_parent_killed_outright(exported, big, tmp_path):
     process.kill()
     process.communicate(timeout=30)
     deadline = time.monotonic() + 10
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not any(_alive(w) for w in workers)
+    assert not any(alive(w) for w in workers)
     assert out.read_text() == "untouched\n"  # the temp file may stay: nothing ran to remove it

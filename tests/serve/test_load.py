@@ -38,9 +38,7 @@ def _price_is(*allowed: float):
 def test_load_with_reloads_of_a_bad_then_a_good_model(model, tmp_path):
     with serving(model, "--token-file", str(tmp_path / "token"), "--workers", "2") as server:
         host, port = _address(server)
-        old = json.loads(server.call("POST", "/v1/predict", HOUSE, kind="application/json")[2])[
-            "price"
-        ]
+        old = server.price(HOUSE)
         new = float(sum(json.loads(HOUSE).values()))
 
         warm = run_load(
@@ -64,17 +62,14 @@ def test_load_with_reloads_of_a_bad_then_a_good_model(model, tmp_path):
         swap = run_load(host, port, HOUSE, _price_is(old, new), requests=4_000, connections=32,
                         headers=AUTH, during=new_model)  # fmt: skip
         assert swap.statuses == {200: 4_000} and swap.wrong == [] and swap.errors == []
-        after = json.loads(server.call("POST", "/v1/predict", HOUSE, kind="application/json")[2])
-        assert after["price"] == pytest.approx(new, rel=1e-6)
+        assert server.price(HOUSE) == pytest.approx(new, rel=1e-6)
 
 
 @pytest.mark.slow
 def test_sigterm_under_load_finishes_requests_in_flight(model, tmp_path):
     with serving(model, "--workers", "2") as server:
         host, port = _address(server)
-        price = json.loads(
-            server.call("POST", "/v1/predict", HOUSE, kind="application/json", token=None)[2]
-        )["price"]
+        price = server.price(HOUSE)
         stopped = run_load(host, port, HOUSE, _price_is(price), requests=6_000, connections=16,
                            deadline_s=30, during=lambda: server.process.send_signal(signal.SIGTERM))  # fmt: skip
         server.process.wait(timeout=40)
@@ -89,9 +84,7 @@ def test_sigterm_under_load_finishes_requests_in_flight(model, tmp_path):
 def test_slow_clients_and_big_bodies_do_not_stop_others(model, tmp_path):
     with serving(model, "--max-body", "1MB") as server:
         host, port = _address(server)
-        price = json.loads(
-            server.call("POST", "/v1/predict", HOUSE, kind="application/json", token=None)[2]
-        )["price"]
+        price = server.price(HOUSE)
         slow = []
         for _ in range(50):  # slowloris: half a request head each, never finished
             sock = socket.create_connection((host, port), timeout=5)

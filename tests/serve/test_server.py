@@ -43,6 +43,12 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
 
+    def price(self, house: bytes) -> float:
+        """The price of one house as a JSON object (the token sent, needed or not)."""
+        status, _, body = self.call("POST", "/v1/predict", house, kind="application/json")
+        assert status == 200, body
+        return json.loads(body)["price"]
+
     def output(self) -> str:
         """Everything the server wrote (its log)."""
         return self.log.read_text(errors="replace")

@@ -13,24 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, run_cli
+from tests.processes import alive, children
 from tests.runtime.model_files import info, sum_model
 from tests.serve.test_server import serving
 
 HOUSE = (EXAMPLES / "house.json").read_bytes()
-
-
-def _workers(pid: int) -> set[int]:
-    """The live child processes of ``pid`` (from /proc: no extra dependency)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return set(map(int, children.read_text().split())) if children.exists() else set()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has exited
 
 
 def _wait(condition, seconds: float = 15) -> bool:
@@ -42,20 +29,14 @@ def _wait(condition, seconds: float = 15) -> bool:
     return False
 
 
-def _price(server) -> float:
-    return json.loads(server.call("POST", "/v1/predict", HOUSE, kind="application/json")[2])[
-        "price"
-    ]
-
-
 pytestmark = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 
 
 def test_metrics_add_up_over_workers(model, tmp_path):
     with serving(model, "--workers", "2", "--token-file", str(tmp_path / "token")) as server:
-        assert _wait(lambda: len(_workers(server.process.pid)) == 2)
+        assert _wait(lambda: len(set(children(server.process.pid))) == 2)
         for _ in range(40):  # new connections: the kernel spreads them over both workers
-            _price(server)
+            server.price(HOUSE)
         texts = [server.call("GET", "/metrics")[2].decode() for _ in range(6)]
     # Whichever worker answers the scrape, it reports both workers' requests.
     counts = {
@@ -70,13 +51,13 @@ def test_metrics_add_up_over_workers(model, tmp_path):
 
 def test_an_admin_reload_reaches_every_worker(model, tmp_path):
     with serving(model, "--workers", "2", "--token-file", str(tmp_path / "token")) as server:
-        old = _price(server)
+        old = server.price(HOUSE)
         sum_model(model, 13, info().to_metadata())
         status, _, body = server.call("POST", "/v1/admin/reload")
         assert status == 200 and json.loads(body)["changed"] is True
         new = float(sum(json.loads(HOUSE).values()))
         # The other worker hears it from the supervisor within moments; then every answer is new.
-        assert _wait(lambda: all(_price(server) == pytest.approx(new) for _ in range(20)))
+        assert _wait(lambda: all(server.price(HOUSE) == pytest.approx(new) for _ in range(20)))
         assert old != pytest.approx(new)
         text = server.call("GET", "/metrics")[2].decode()
     assert 'houseprice_model_reloads_total{result="success"} 2.0' in text  # one per worker
@@ -84,26 +65,26 @@ def test_an_admin_reload_reaches_every_worker(model, tmp_path):
 
 def test_a_dead_worker_is_replaced(model):
     with serving(model, "--workers", "2") as server:
-        assert _wait(lambda: len(_workers(server.process.pid)) == 2)
-        victim = min(_workers(server.process.pid))
+        assert _wait(lambda: len(set(children(server.process.pid))) == 2)
+        victim = min(set(children(server.process.pid)))
         os.kill(victim, signal.SIGKILL)
-        assert _wait(lambda: victim not in _workers(server.process.pid))
-        assert _wait(lambda: len(_workers(server.process.pid)) == 2)
+        assert _wait(lambda: victim not in set(children(server.process.pid)))
+        assert _wait(lambda: len(set(children(server.process.pid))) == 2)
         assert all(
             server.call("GET", "/healthz", token=None)[0] == 200 for _ in range(10)
-        ) and isinstance(_price(server), float)
+        ) and isinstance(server.price(HOUSE), float)
 
 
 def test_stopping_leaves_nothing_behind(model, tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     with serving(model, "--workers", "2", env={"TMPDIR": str(scratch)}) as server:
-        assert _wait(lambda: len(_workers(server.process.pid)) == 2)
-        workers = _workers(server.process.pid)
+        assert _wait(lambda: len(set(children(server.process.pid))) == 2)
+        workers = set(children(server.process.pid))
         assert list(scratch.glob("hp-serve-metrics-*"))  # the workers' metrics folder
         server.process.send_signal(signal.SIGINT)
         assert server.process.wait(timeout=40) == -signal.SIGINT
-    assert not any(_alive(pid) for pid in workers)
+    assert not any(alive(pid) for pid in workers)
     # (onnxruntime keeps a session-id file, .ses, in TMPDIR: its own, kept across runs)
     assert list(scratch.glob("hp-serve-metrics-*")) == []
     assert "Traceback" not in server.output() and "Finished server process" in server.output()
@@ -111,17 +92,17 @@ def test_stopping_leaves_nothing_behind(model, tmp_path):
 
 def test_killing_the_supervisor_takes_the_workers_with_it(model):
     with serving(model, "--workers", "2") as server:
-        assert _wait(lambda: len(_workers(server.process.pid)) == 2)
-        workers = _workers(server.process.pid)
+        assert _wait(lambda: len(set(children(server.process.pid))) == 2)
+        workers = set(children(server.process.pid))
         server.process.kill()
         server.process.wait(timeout=10)
-        assert _wait(lambda: not any(_alive(pid) for pid in workers))
+        assert _wait(lambda: not any(alive(pid) for pid in workers))
 
 
 def test_one_worker_stops_on_sigint_without_a_traceback(model):
     with serving(model, "--workers", "1") as server:
-        assert _workers(server.process.pid) == set()  # serves in the process itself
-        assert isinstance(_price(server), float)
+        assert set(children(server.process.pid)) == set()  # serves in the process itself
+        assert isinstance(server.price(HOUSE), float)
         server.process.send_signal(signal.SIGINT)
         assert server.process.wait(timeout=40) == -signal.SIGINT
     assert "Traceback" not in server.output() and "Finished server process" in server.output()
@@ -152,5 +133,5 @@ def test_a_burst_of_sighups_ends_on_the_newest_model(model, workers):
             server.process.send_signal(signal.SIGHUP)
             time.sleep(0.005)
         new = float(sum(json.loads(HOUSE).values()))
-        assert _wait(lambda: all(_price(server) == pytest.approx(new) for _ in range(10)))
+        assert _wait(lambda: all(server.price(HOUSE) == pytest.approx(new) for _ in range(10)))
         assert server.call("GET", "/healthz", token=None)[0] == 200
