@@ -3,6 +3,7 @@ SIGTERM, a slowloris client, an oversized body. Every run stops by itself."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -94,11 +95,27 @@ def test_slow_clients_and_big_bodies_do_not_stop_others(model, tmp_path):
             served = run_load(host, port, HOUSE, _price_is(price), requests=2_000, connections=8)
             assert served.statuses == {200: 2_000} and served.wrong == [] and served.errors == []
             big = b"[" + b",".join([HOUSE] * 20_000) + b"]"  # ~4 MB
-            status, _, body = server.call(
-                "POST", "/v1/predict", big, kind="application/json", token=None
-            )
+            status, body = _post_oversized(host, port, big)
             assert status == 413 and "larger than" in json.loads(body)["error"]
             assert server.call("GET", "/healthz", token=None)[0] == 200
         finally:
             for sock in slow:
                 sock.close()
+
+
+def _post_oversized(host: str, port: int, body: bytes) -> tuple[int, bytes]:
+    """POST a body the server refuses unread. The server answers 413 and closes while the body is
+    still arriving, so the client's send may fail (broken pipe, reset): a raw socket keeps going
+    and reads the answer, which an HTTP library that sends first and reads later cannot."""
+    head = (f"POST /v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(head)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
+            sock.sendall(body)  # refused mid-body: the answer is already on its way
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):  # a reset after the answer ends it too
+            while chunk := sock.recv(65536):
+                answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
