@@ -32,6 +32,8 @@ def describe_model(info: ModelInfo, path: Path, signature: dict[str, list[dict[s
     if isinstance(test, dict):
         figures = ", ".join(f"{k.upper()} {v:.3f}" for k, v in test.items() if isinstance(v, float))
         lines += ["", f"test metrics {figures} ({info.metrics.get('n_test', '?')} held-out rows)"]
+    elif isinstance(info.metrics.get("note"), str):
+        lines += ["", f"test metrics none: {info.metrics['note']}"]
     lines += ["", "config       " + json.dumps(info.config, sort_keys=True)]
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], "\n".join(lines))
 

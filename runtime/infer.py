@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from houseprice.runtime.errors import InputError, WorkerError
 from houseprice.runtime.predictor import Predictor
@@ -131,6 +131,7 @@ def _in_workers(task: _ChunkTask, chunks: Iterable[RawChunk], jobs: int) -> Iter
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    from houseprice.runtime.pools import stop_workers
     from houseprice.runtime.signals import held_while_forking
 
     method = _start_method(task.predictor)
@@ -162,7 +163,7 @@ def _in_workers(task: _ChunkTask, chunks: Iterable[RawChunk], jobs: int) -> Iter
         ) from None
     finally:
         if not finished:  # an error, a signal, or a consumer that stopped early
-            _stop_workers(pool)
+            stop_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -177,11 +178,3 @@ def _start_method(predictor: Predictor) -> str:
     if "fork" in methods and predictor.threads == 1:
         return "fork"
     return "forkserver" if "forkserver" in methods else "spawn"
-
-
-def _stop_workers(pool: Any) -> None:
-    """End the workers now instead of waiting for the chunks they are pricing. The executor has
-    no public way to do this; ``_processes`` (pid -> Process) has been there since Python 3.2."""
-    processes = getattr(pool, "_processes", None) or {}
-    for process in list(processes.values()):
-        process.terminate()

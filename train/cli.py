@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from houseprice.runtime.cli_support import (
     EXIT_INPUT,
     EXIT_OUTPUT,
     EXIT_USAGE,
+    cpu_count,
     echo,
     fail,
     missing_extra,
@@ -52,12 +54,21 @@ def train(
         help="'shuffle' (seeded 80/20, default) or 'seed' (first rows train, last 10 test).",
     ),
     test_fraction: float = typer.Option(
-        None, "--test-fraction", help="Share of rows held out by --split shuffle [0.2]."
+        None,
+        "--test-fraction",
+        help="Share of rows held out by --split shuffle [0.2]; 0 trains on every row (the model "
+        "to ship; estimate its error with --cv).",
     ),
     cv: int = typer.Option(
         0,
         "--cv",
         help="Run K-fold cross-validation and compare against baselines instead of saving a model.",
+    ),
+    repeats: int = typer.Option(
+        1, "--repeats", help="With --cv: R different shuffles (fold seeds from --seed) [1]."
+    ),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="With --cv: fits run in this many processes; 0: one per CPU [0]."
     ),
     seed: int = typer.Option(
         0, "--seed", help="Seed of every random choice: same seed, same weights."
@@ -84,8 +95,7 @@ def train(
     from houseprice.train.fit import TrainError
     from houseprice.train.split import SplitError
 
-    if cv == 1 or cv < 0:
-        fail(PROG, f"--cv needs at least 2 folds, got {cv}", EXIT_USAGE)
+    _check_cv_flags(cv, repeats, jobs)
     try:
         config = with_overrides(
             RECIPES[recipe.value],
@@ -102,7 +112,7 @@ def train(
     try:
         dataset = load_dataset(data, target=target).drop(config.drop)
         if cv:
-            _run_cv(dataset, config, cv, out, quiet)
+            _run_cv(dataset, config, CVPlan(cv, repeats, jobs or cpu_count()), out, quiet)
         else:
             _run_holdout(dataset, config, out, plot, quiet)
     except (DataError, SplitError, TrainError, CheckpointError) as exc:
@@ -143,25 +153,55 @@ def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool) -> None:
     echo(PROG, "wrote " + ", ".join(str(p) for p in written))
 
 
-def _run_cv(dataset, config, k: int, out: Path, quiet: bool) -> None:
-    from houseprice.runtime.files import atomic_write_bytes
-    from houseprice.train.report import format_cv
-    from houseprice.train.run import comparison_fitters, cross_validate
+@dataclass(frozen=True)
+class CVPlan:
+    folds: int
+    repeats: int
+    jobs: int
 
-    fitters = comparison_fitters(config)
+
+def _check_cv_flags(cv: int, repeats: int, jobs: int) -> None:
+    if cv == 1 or cv < 0:
+        fail(PROG, f"--cv needs at least 2 folds, got {cv}", EXIT_USAGE)
+    if repeats < 1:
+        fail(PROG, f"--repeats needs at least 1, got {repeats}", EXIT_USAGE)
+    if jobs < 0:
+        fail(PROG, f"--jobs needs 0 (one per CPU) or more, got {jobs}", EXIT_USAGE)
+    if not cv and (repeats != 1 or jobs):
+        fail(PROG, "--repeats and --jobs apply to cross-validation: add --cv K", EXIT_USAGE)
+
+
+def _run_cv(dataset, config, plan: CVPlan, out: Path, quiet: bool) -> None:
+    from houseprice.runtime.files import atomic_write_bytes
+    from houseprice.train.cv import OURS, comparison_candidates, cross_validate, sklearn_available
+    from houseprice.train.cv import fold_seed as seed_of
+    from houseprice.train.report import format_cv
+    from houseprice.train.stats import paired_difference
+
+    k, repeats = plan.folds, plan.repeats
+    candidates = comparison_candidates(config, with_gbr=sklearn_available())
     out.mkdir(parents=True, exist_ok=True)
-    with _progress(quiet, f"{k}-fold CV", total=k * len(fitters)) as advance:
-        scores = cross_validate(
-            dataset, fitters, k, config.seed, lambda name, i: advance(None, None)
-        )
+    total = k * repeats * len(candidates)
+    with _progress(quiet, f"{k}-fold CV x {repeats}", total=total) as advance:
+        scores = cross_validate(dataset, candidates, k, repeats, config.seed,
+                                jobs=min(plan.jobs, total), on_fit=lambda: advance(None, None))  # fmt: skip
+    ours = next(s for s in scores if s.name == OURS)
+    paired = [
+        paired_difference(OURS, ours.fold_rmse, s.name, s.fold_rmse, test_to_train=1 / (k - 1))
+        for s in scores
+        if s is not ours
+    ]
     report = {
         "folds": k,
+        "repeats": repeats,
         "seed": config.seed,
+        "fold_seeds": [seed_of(config.seed, r) for r in range(repeats)],
         "config": config.to_dict(),
         "scores": [s.to_dict() for s in scores],
+        "paired": [d.to_dict() for d in paired],
     }
     atomic_write_bytes(out / "cv.json", (json.dumps(report, indent=2) + "\n").encode())
-    echo(PROG, format_cv(scores, k, config.seed, dataset.target_unit))
+    echo(PROG, format_cv(scores, paired, k, repeats, config.seed, dataset.target_unit))
     echo(PROG, f"wrote {out / 'cv.json'}")
 
 

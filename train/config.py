@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 SplitKind = Literal["shuffle", "seed"]
+LossKind = Literal["mse", "huber"]
 
 
 class ConfigError(ValueError):
@@ -24,6 +25,8 @@ class TrainConfig:
     # Optimisation: Adam, one step per mini-batch (batch_size 0 means the full training set).
     lr: float = 0.01
     weight_decay: float = 0.0
+    loss: LossKind = "mse"  # "huber": squared below huber_delta, linear above (standardized units)
+    huber_delta: float = 1.0
     epochs: int = 300
     batch_size: int = 0
     loss_scale: float = 1.0  # the reference recipe multiplies its MSE by 0.001
@@ -31,18 +34,20 @@ class TrainConfig:
     standardize: bool = True
     log_target: bool = False
     log_features: bool = False  # log1p of non-negative, right-skewed columns (CRIM, ZN, ...)
+    skew_threshold: float = 1.0  # "right-skewed": sample skewness above this on training rows
     # Early stopping on an inner validation split carved from the training rows (0 disables it):
     # each member draws its own split and keeps the weights of its best validation epoch.
     val_fraction: float = 0.0
     patience: int = 0
-    # Data split of the outer evaluation.
+    # Data split of the outer evaluation; test_fraction 0 fits on every row (no held-out test).
     split: SplitKind = "shuffle"
     test_fraction: float = 0.2
     seed: int = 0
     drop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        real = ("lr", "weight_decay", "loss_scale", "val_fraction", "test_fraction")
+        real = ("lr", "weight_decay", "loss_scale", "val_fraction", "test_fraction",
+                "skew_threshold", "huber_delta")  # fmt: skip
         for name in real:
             if not isinstance(getattr(self, name), (int, float)) or not math.isfinite(
                 getattr(self, name)
@@ -60,7 +65,9 @@ class TrainConfig:
             (0 <= self.val_fraction < 1, "val_fraction must be in [0, 1)"),
             (self.patience >= 0, "patience must be >= 0"),
             (self.split in ("shuffle", "seed"), "split must be 'shuffle' or 'seed'"),
-            (0 < self.test_fraction < 1, "test_fraction must be in (0, 1)"),
+            (self.loss in ("mse", "huber"), "loss must be 'mse' or 'huber'"),
+            (self.huber_delta > 0, "huber_delta must be > 0"),
+            (0 <= self.test_fraction < 1, "test_fraction must be in [0, 1)"),
             (self.seed >= 0, "seed must be >= 0"),
         ]
         for ok, message in checks:

@@ -59,7 +59,7 @@ def fit(
         yt = torch.as_tensor(np.log(y) if config.log_target else y, dtype=torch.float32)
         model = PriceMLP(x.shape[1], config.hidden, config.members, config.log_target)
         # Scaling statistics come from all training rows (never test rows), shared by members.
-        model.set_scaling(xt, yt, config.standardize, config.log_features)
+        model.set_scaling(xt, yt, config.standardize, config.log_features, config.skew_threshold)
         z = model.transform(xt)  # (n, n_features)
         t = ((yt - model.y_mean) / model.y_scale).unsqueeze(1)  # (n, 1)
         result = FitResult(model)
@@ -108,6 +108,7 @@ def _fit_member(
     optimiser = torch.optim.Adam(
         member.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
     )
+    criterion = nn.HuberLoss(delta=config.huber_delta) if config.loss == "huber" else nn.MSELoss()
     n = len(fit_rows)
     batch = config.batch_size if 0 < config.batch_size < n else n
     train_loss: list[float] = []
@@ -118,7 +119,7 @@ def _fit_member(
         total = 0.0
         for start in range(0, n, batch):
             rows = order[start : start + batch] if order is not None else slice(None)
-            loss = ((member(z_fit[rows]) - t_fit[rows]) ** 2).mean()
+            loss = criterion(member(z_fit[rows]), t_fit[rows])
             # Module.zero_grad: the optimiser's zero_grad pays a dynamo guard on every call.
             member.zero_grad(set_to_none=True)
             (loss * config.loss_scale).backward()

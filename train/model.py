@@ -48,11 +48,16 @@ class PriceMLP(nn.Module):
         return torch.exp(y) if self.log_target else y  # (batch,) in the target's unit
 
     def set_scaling(
-        self, x: torch.Tensor, y: torch.Tensor, standardize: bool, log_skewed: bool = False
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        standardize: bool,
+        log_skewed: bool = False,
+        skew_threshold: float = 1.0,
     ) -> None:
         """Fit the buffers on training rows only; x (n, n_features), y (n,) already log'd if needed."""
         if log_skewed:
-            self.log_mask.copy_(skewed_columns(x).float())
+            self.log_mask.copy_(skewed_columns(x, skew_threshold).float())
             x = self._log_skewed(x)
         if not standardize:
             return
@@ -65,14 +70,10 @@ class PriceMLP(nn.Module):
         self.y_scale.copy_(y_scale if y_scale > 0 else torch.ones_like(y_scale))
 
 
-# A column is log-transformed when it is non-negative, not binary, and right-skewed beyond this.
-SKEW_THRESHOLD = 1.0
-
-
-def skewed_columns(x: torch.Tensor) -> torch.Tensor:
-    """Bool (n_features,): columns with min >= 0, more than two values, and skewness > 1."""
+def skewed_columns(x: torch.Tensor, threshold: float = 1.0) -> torch.Tensor:
+    """Bool (n_features,): columns with min >= 0, more than two values, and skewness > threshold."""
     centred = x - x.mean(dim=0)
     spread = centred.pow(2).mean(dim=0)
     skew = centred.pow(3).mean(dim=0) / spread.clamp(min=1e-12).pow(1.5)
     many_values = torch.tensor([len(torch.unique(col)) > 2 for col in x.T])
-    return (x.min(dim=0).values >= 0) & many_values & (skew > SKEW_THRESHOLD)
+    return (x.min(dim=0).values >= 0) & many_values & (skew > threshold)

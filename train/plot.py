@@ -6,6 +6,7 @@ from pathlib import Path
 
 from houseprice.data import Dataset
 from houseprice.runtime.files import atomic_write_with
+from houseprice.train.fit import predict
 from houseprice.train.run import HoldoutRun
 
 
@@ -39,16 +40,21 @@ def _draw_loss(axes, run: HoldoutRun, data: Dataset) -> None:
 
 
 def _draw_pred_vs_actual(axes, run: HoldoutRun, data: Dataset) -> None:
-    actual = data.target[run.test_rows]
-    axes.scatter(actual, run.test_pred, s=14, alpha=0.7)
+    if len(run.test_rows):
+        actual, predicted = data.target[run.test_rows], run.test_pred
+        title = f"Test split: {len(actual)} rows, RMSE {run.trained.metrics['test']['rmse']:.2f}"
+    else:  # --test-fraction 0: only the rows it trained on exist, and the title says so
+        actual, predicted = data.target, predict(run.trained.model, data.features)
+        rmse = run.trained.metrics["train"]["rmse"]
+        title = f"Training rows (no held-out test): {len(actual)} rows, RMSE {rmse:.2f}"
+    axes.scatter(actual, predicted, s=14, alpha=0.7)
     low, high = (
-        float(min(actual.min(), run.test_pred.min())),
-        float(max(actual.max(), run.test_pred.max())),
+        float(min(actual.min(), predicted.min())),
+        float(max(actual.max(), predicted.max())),
     )
     axes.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="perfect")
     unit = f" ({data.target_unit})" if data.target_unit else ""
     axes.set_xlabel(f"actual {data.target_name}{unit}")
     axes.set_ylabel(f"predicted {data.target_name}{unit}")
-    rmse = run.trained.metrics["test"]["rmse"]
-    axes.set_title(f"Test split: {len(actual)} rows, RMSE {rmse:.2f}")
+    axes.set_title(title)
     axes.legend()

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from houseprice.train.run import CVScore
+from houseprice.train.cv import CVScore
+from houseprice.train.stats import PairedDifference
 
 Advance = Callable[[int | None, int | None], None]
 
@@ -19,22 +20,49 @@ def format_metrics(metrics: dict[str, Any], target: str, unit: str) -> str:
     ]
     for part, rows in (("train", metrics["n_train"]), ("test", metrics["n_test"])):
         m = metrics[part]
+        if m is None:
+            lines.append(f"{part:<14}{rows:>6}   {metrics.get('note', 'not measured')}")
+            continue
         lines.append(
             f"{part:<14}{rows:>6}{m['rmse']:>9.3f}{m['mae']:>9.3f}{m['mse']:>10.3f}{m['r2']:>8.3f}"
         )
     return "\n".join(lines)
 
 
-def format_cv(scores: list[CVScore], k: int, seed: int, unit: str) -> str:
+def format_cv(
+    scores: list[CVScore],
+    paired: list[PairedDifference],
+    k: int,
+    repeats: int,
+    seed: int,
+    unit: str,
+) -> str:
     width = max(len(s.name) for s in scores) + 2
     unit_note = f" ({unit})" if unit else ""
+    shuffles = (
+        f"shuffled with seed {seed}" if repeats == 1 else f"{repeats} shuffles from seed {seed}"
+    )
     lines = [
-        f"{k}-fold cross-validation, shuffled with seed {seed}: test RMSE{unit_note}",
-        f"{'model':<{width}}{'mean':>8}{'std':>8}   per fold",
+        f"{k}-fold cross-validation, {shuffles}: test RMSE{unit_note}",
+        f"{'model':<{width}}{'mean':>8}{'std':>8}{'repeats':>9}   "
+        + ("per fold" if repeats == 1 else "mean per repeat"),
     ]
     for s in scores:
-        folds = " ".join(f"{r:.2f}" for r in s.fold_rmse)
-        lines.append(f"{s.name:<{width}}{s.mean:>8.3f}{s.std:>8.3f}   {folds}")
+        spread = "-" if s.repeat_std is None else f"{s.repeat_std:.3f}"
+        each = s.fold_rmse if repeats == 1 else s.repeat_means
+        lines.append(
+            f"{s.name:<{width}}{s.mean:>8.3f}{s.std:>8.3f}{spread:>9}   "
+            + " ".join(f"{r:.2f}" for r in each)
+        )
+    lines.append("std: over all folds; repeats: sample std of the per-repeat means")
+    if paired:
+        lines += ["", f"paired with {paired[0].model}, same {k * repeats} folds: mean difference "
+                  "in RMSE (negative: ours is better), 95% interval (corrected for fold overlap)"]  # fmt: skip
+        for d in paired:
+            lines.append(
+                f"  vs {d.baseline:<{width}}{d.mean:>+8.3f}   [{d.low:+.3f}, {d.high:+.3f}]   "
+                + {"better": "ours better", "worse": "ours worse", "tie": "a tie"}[d.verdict]
+            )
     return "\n".join(lines)
 
 

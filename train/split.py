@@ -21,6 +21,8 @@ def holdout_split(
             raise SplitError(f"--split seed needs more than {SEED_TEST_ROWS} rows, got {n_rows}")
         rows = np.arange(n_rows)
         return rows[:-SEED_TEST_ROWS], rows[-SEED_TEST_ROWS:]
+    if test_fraction == 0:  # the model to ship: every row trains, the estimate comes from --cv
+        return np.arange(n_rows), np.arange(0)
     n_test = round(n_rows * test_fraction)
     if n_test < 1 or n_rows - n_test < 2:
         raise SplitError(f"{n_rows} rows are too few for a {test_fraction:.0%} test split")
@@ -28,7 +30,9 @@ def holdout_split(
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def kfold_splits(n_rows: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def kfold_splits(
+    n_rows: int, k: int, seed: int | tuple[int, ...]
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """K disjoint test folds covering every row once, from one seeded shuffle."""
     if k < 2:
         raise SplitError(f"--cv needs at least 2 folds, got {k}")

@@ -197,6 +197,21 @@ def test_version_describe_and_help(exported):
     assert helped.returncode == 0 and b"$1000s" in helped.stdout and b"exit codes" in helped.stdout
 
 
+def test_describe_says_when_a_model_had_no_held_out_test(tmp_path):
+    from dataclasses import replace
+
+    from houseprice.train.run import NO_TEST_NOTE
+    from tests.runtime.model_files import info, sum_model
+
+    metrics = {"n_train": 506, "n_test": 0, "test": None, "note": NO_TEST_NOTE}
+    model = sum_model(
+        tmp_path / "all-rows.onnx", 13, replace(info(), metrics=metrics).to_metadata()
+    )
+    described = run_cli("hp-infer", "--describe", "--model", str(model))
+    assert described.returncode == 0, described.stderr
+    assert f"test metrics none: {NO_TEST_NOTE}" in described.stdout.decode()
+
+
 def test_cli_prices_equal_the_predictor(exported):
     lines = (EXAMPLES / "houses.jsonl").read_text().splitlines()
     result = _infer(exported, str(EXAMPLES / "houses.jsonl"))

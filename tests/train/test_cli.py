@@ -58,8 +58,8 @@ def test_cv_reports_every_model_on_the_same_folds(tmp_path: Path, monkeypatch):
     quick_seed = config_module.TrainConfig(
         **{**config_module.SEED_RECIPE.to_dict(), "epochs": 20, "drop": ()}
     )
-    monkeypatch.setattr("houseprice.train.run.SEED_RECIPE", quick_seed)
-    result = _invoke("--cv", "3", "--out", str(tmp_path), *FAST)
+    monkeypatch.setattr("houseprice.train.cv.SEED_RECIPE", quick_seed)  # one process: --jobs 1
+    result = _invoke("--cv", "3", "--repeats", "2", "--jobs", "1", "--out", str(tmp_path), *FAST)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "cv.json").read_text())
     names = [s["name"] for s in report["scores"]]
@@ -68,8 +68,32 @@ def test_cv_reports_every_model_on_the_same_folds(tmp_path: Path, monkeypatch):
         "houseprice (this config)",
         "linear least squares",
     ]
-    assert all(len(s["fold_rmse"]) == 3 for s in report["scores"])
-    assert "3-fold cross-validation" in result.stdout
+    assert report["folds"] == 3 and report["repeats"] == 2 and report["fold_seeds"] == [0, [0, 1]]
+    assert all(len(s["fold_rmse"]) == 6 and len(s["repeat_mean"]) == 2 for s in report["scores"])
+    # Every other model is compared with ours, fold by fold, on the same folds.
+    ours = next(s for s in report["scores"] if s["name"] == "houseprice (this config)")
+    assert [p["baseline"] for p in report["paired"]] == [n for n in names if n != ours["name"]]
+    for paired in report["paired"]:
+        theirs = next(s for s in report["scores"] if s["name"] == paired["baseline"])
+        mean = sum(a - b for a, b in zip(ours["fold_rmse"], theirs["fold_rmse"], strict=True)) / 6
+        assert paired["mean_difference"] == pytest.approx(mean)
+        low, high = paired["interval_95"]
+        assert low < mean < high and paired["verdict"] in {"better", "worse", "tie"}
+    assert "3-fold cross-validation, 2 shuffles from seed 0" in result.stdout
+    assert "paired with houseprice (this config), same 6 folds" in result.stdout
+
+
+def test_test_fraction_zero_trains_on_every_row_and_says_so(tmp_path: Path):
+    result = _invoke("--test-fraction", "0", "--out", str(tmp_path), *FAST)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n_train"] == 506 and metrics["n_test"] == 0 and metrics["test"] is None
+    assert "no held-out test set" in metrics["note"] and "--cv" in metrics["note"]
+    assert "no held-out test set" in result.stdout
+    from houseprice.train.checkpoint import load_checkpoint
+
+    trained = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert trained.config.test_fraction == 0 and trained.metrics["test"] is None
 
 
 @pytest.mark.parametrize(
@@ -79,6 +103,11 @@ def test_cv_reports_every_model_on_the_same_folds(tmp_path: Path, monkeypatch):
         (["--target", "PRICE"], 1, "no target column 'PRICE'"),
         (["--drop", "NOPE"], 1, "cannot drop NOPE"),
         (["--cv", "1"], 2, "--cv needs at least 2 folds"),
+        (["--cv", "3", "--repeats", "0"], 2, "--repeats needs at least 1"),
+        (["--cv", "3", "--jobs", "-1"], 2, "--jobs needs 0 (one per CPU) or more"),
+        (["--repeats", "3"], 2, "apply to cross-validation: add --cv K"),
+        (["--jobs", "2"], 2, "apply to cross-validation: add --cv K"),
+        (["--test-fraction", "1"], 2, "test_fraction must be in [0, 1)"),
         (["--lr", "0"], 2, "lr must be in (0, 10]"),
         (["--lr", "1e9"], 2, "lr must be in (0, 10]"),
         (["--lr", "inf"], 2, "lr must be a finite number"),
@@ -182,3 +211,30 @@ def test_sigterm_mid_training_leaves_no_files(tmp_path: Path):
     assert process.returncode == 143, err
     assert err.decode() == "hp-train: interrupted; nothing written\n"
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_cv_stops_every_worker_and_writes_nothing(tmp_path: Path, signum: int):
+    from tests.processes import alive, descendants
+
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [script("hp-train"), "--cv", "5", "--jobs", "2", "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline, workers = time.monotonic() + 60, set()
+    while len(workers) < 3 and time.monotonic() < deadline:  # the forkserver and 2 workers
+        workers = descendants(process.pid)
+        time.sleep(0.05)
+    assert len(workers) >= 3, workers
+    time.sleep(1.0)  # the workers are fitting
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum, err
+    assert err.decode() == "hp-train: interrupted; nothing written\n"
+    assert not (out / "cv.json").exists()
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if alive(pid)]
