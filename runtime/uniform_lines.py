@@ -1,14 +1,18 @@
-"""Parse JSON Lines in whole-array numpy steps when every line is the same object.
+"""Parse JSON Lines in whole-array numpy steps when the lines repeat a few shapes.
 
-Machine-written JSON Lines usually repeat one shape: the same keys in the same order with the same
-spacing, and only the numbers change. json.loads spends ~5 us per house building a dict and
-floats one at a time; here a block of such lines is read as one byte array instead:
+Machine-written JSON Lines repeat one shape (or a few, when two writers or a merge of two files
+made them): the same keys in the same order with the same spacing, and only the numbers change.
+json.loads spends ~5 us per house building a dict and floats one at a time; here a block of such
+lines is read as one byte array instead:
 
 1. The first line, parsed by json, must be an object of exactly the model's features, each a
-   number. It is the template.
+   number. It is the first template.
 2. Each line, with every number (a run of ``0-9 + - . e E`` outside strings) replaced by ``#``,
-   must equal the template treated the same way: then each line is the template with other
-   numbers in the same places.
+   is its skeleton. When every skeleton of a block equals the first template's (the usual case)
+   one array comparison says so; otherwise each line's skeleton is looked up among the templates,
+   and a new one becomes a template if json reads its line as such a record (at most
+   MAX_SHAPES). A line whose skeleton equals a template's is that template with other numbers in
+   the same places, which fill the template's columns.
 3. Each number must follow JSON's grammar (float() alone would also take "+1", ".5", "01", ...).
 4. A number whose digits form an integer below 2**53, scaled by a power of ten within +-22, is
    converted with one correctly rounded multiply or divide (Clinger's fast path, exact); any
@@ -31,6 +35,9 @@ from houseprice.runtime.validate import Schema
 # Lines per block: the block's arrays stay in the CPU cache and reuse the same memory; on a whole
 # 16k-line chunk numpy's big temporaries cost more in page faults than in arithmetic.
 BLOCK_LINES = 1024
+# Distinct line shapes one chunk may have (two writers, a merge of files: a few); more, and json
+# reads the chunk.
+MAX_SHAPES = 16
 _QUOTE, _COMMA, _SLASH, _MARK = (np.uint8(c) for c in b'",/#')
 _PLUS, _MINUS, _ZERO = (np.uint8(c) for c in b"+-0")
 _LOWER_E, _CASE_BIT = np.uint8(ord("e")), np.uint8(0x20)
@@ -43,28 +50,116 @@ _EXACT_POWERS = 10.0 ** np.arange(23)
 
 def parse_uniform_lines(lines: Sequence[bytes], schema: Schema) -> np.ndarray | None:
     """(len(lines), width) float64 in the schema's column order, or None unless every line is
-    the template line (the first) with other numbers (then json must parse them)."""
+    one of a few templates with other numbers (then json must parse them)."""
     if not lines:
         return None
-    template = _Template.from_line(lines[0], schema)
-    if template is None:
+    shapes = _Shapes.from_first_line(lines[0], schema)
+    if shapes is None:
         return None
     table = np.empty((len(lines), schema.width), dtype=np.float64)
     for start in range(0, len(lines), BLOCK_LINES):
         block = lines[start : start + BLOCK_LINES]
-        values = template.read(b"".join(block), len(block))
-        if values is None:
+        if not shapes.read_into(block, table[start : start + len(block)]):
             return None
-        table[start : start + len(block), template.columns] = values
     return table
 
 
+class _Shapes:
+    """The templates met so far, the first line's first. A line whose skeleton is new becomes a
+    template if json reads it as a plain record, up to MAX_SHAPES; beyond that the input is not
+    machine-written in any useful sense and json takes over."""
+
+    def __init__(self, first: _Template, schema: Schema):
+        self.schema, self.templates = schema, [first]
+        self.index = {first.key: 0}  # skeleton bytes (no newline) -> template number
+        self._refresh()
+
+    @classmethod
+    def from_first_line(cls, line: bytes, schema: Schema) -> _Shapes | None:
+        first = _Template.from_line(line, schema)
+        return None if first is None else cls(first, schema)
+
+    def _refresh(self) -> None:
+        self.columns = np.array([t.columns for t in self.templates], dtype=np.intp)
+        self.key_e = np.array([t.key_e for t in self.templates], dtype=np.int64)
+
+    def read_into(self, block: Sequence[bytes], out: np.ndarray) -> bool:
+        """Fill ``out`` (len(block), width) with the block's numbers, or say it does not match."""
+        data = b"".join(block)
+        if not data.isascii() or b"\\" in data:
+            return False
+        if not data.endswith(b"\n"):
+            data += b"\n"
+        lines, width = len(block), self.schema.width
+        chars = np.frombuffer(data, dtype=np.uint8)
+        numeric = _number_chars(chars)
+        starts, ends = _runs(numeric)
+        if len(starts) != lines * width:
+            return False
+        shape = self._shape_of_each_line(_skeleton(chars, numeric, starts), block)
+        if shape is None:
+            return False
+        # Every e or E outside the numbers is in the templates' keys: any more are exponents.
+        key_e = (
+            int(self.key_e[shape].sum())
+            if isinstance(shape, np.ndarray)
+            else lines * int(self.key_e[0])
+        )
+        numbers = _Numbers(
+            chars, starts, int((ends - starts).max()), data.count(b"e") + data.count(b"E") > key_e
+        )
+        if not numbers.valid:
+            return False
+        values = numbers.values(data, starts, ends)
+        if not np.isfinite(values).all():
+            return False
+        if isinstance(shape, np.ndarray):  # mixed shapes: each line's numbers to its columns
+            out[np.arange(lines)[:, None], self.columns[shape]] = values.reshape(lines, width)
+        else:
+            out[:, self.columns[0]] = values.reshape(lines, width)
+        return True
+
+    def _shape_of_each_line(
+        self, skeleton: np.ndarray, block: Sequence[bytes]
+    ) -> int | np.ndarray | None:
+        """0 when every line is the first template (one numpy comparison: the usual case), else
+        each line's template number; None if a line is none of them and cannot become one."""
+        first, lines = self.templates[0].skeleton, len(block)
+        if len(skeleton) == lines * len(first) and (skeleton.reshape(lines, -1) == first).all():
+            return 0
+        pieces = skeleton.tobytes().split(b"\n")
+        pieces.pop()  # the empty piece after the final newline
+        if len(pieces) != lines:
+            return None
+        shape = np.fromiter((self.index.get(p, -1) for p in pieces), dtype=np.intp, count=lines)
+        for i in np.flatnonzero(shape < 0):
+            found = self.index.get(pieces[i])
+            if found is None:
+                found = self._learn(block[i], pieces[i])
+                if found is None:
+                    return None
+            shape[i] = found
+        return shape
+
+    def _learn(self, line: bytes, key: bytes) -> int | None:
+        if len(self.templates) >= MAX_SHAPES:
+            return None
+        template = _Template.from_line(line, self.schema)
+        if template is None or template.key != key:
+            return None
+        self.index[key] = len(self.templates)
+        self.templates.append(template)
+        self._refresh()
+        return self.index[key]
+
+
 class _Template:
-    """The first line's shape: its bytes with each number replaced by a mark, and for each
-    number (in line order) the schema column it fills."""
+    """A line's shape: its bytes with each number replaced by a mark, and for each number (in
+    line order) the schema column it fills."""
 
     def __init__(self, skeleton: np.ndarray, columns: list[int]):
         self.skeleton, self.columns = skeleton, columns
+        self.key = skeleton[:-1].tobytes()  # without the newline, as a block's lines split
         self.key_e = int(np.count_nonzero((skeleton | _CASE_BIT) == _LOWER_E))  # e/E per line
 
     @classmethod
@@ -92,32 +187,6 @@ class _Template:
         if len(starts) != schema.width:  # one run per value, none elsewhere
             return None
         return cls(_skeleton(chars, numeric, starts), columns)  # type: ignore[arg-type]
-
-    def read(self, data: bytes, lines: int) -> np.ndarray | None:
-        """(lines, width) numbers of a block of ``lines`` lines, or None if it does not match."""
-        if not data.isascii() or b"\\" in data:
-            return None
-        if not data.endswith(b"\n"):
-            data += b"\n"
-        chars = np.frombuffer(data, dtype=np.uint8)
-        numeric = _number_chars(chars)
-        starts, ends = _runs(numeric)
-        if len(starts) != lines * len(self.columns):
-            return None
-        skeleton = _skeleton(chars, numeric, starts)
-        if len(skeleton) != lines * len(self.skeleton):
-            return None
-        if not (skeleton.reshape(lines, -1) == self.skeleton).all():
-            return None
-        # Every e or E outside the numbers is in the template's keys: any more are exponents.
-        exponents = data.count(b"e") + data.count(b"E") > lines * self.key_e
-        numbers = _Numbers(chars, starts, int((ends - starts).max()), exponents)
-        if not numbers.valid:
-            return None
-        values = numbers.values(data, starts, ends)
-        if not np.isfinite(values).all():
-            return None
-        return values.reshape(lines, len(self.columns))
 
 
 def _plain_number(value: object) -> bool:
