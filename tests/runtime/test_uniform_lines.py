@@ -45,6 +45,16 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool((a.view(np.int64) == b.view(np.int64)).all())
 
 
+def _agrees_with_json_or_declines(lines: list[bytes]) -> None:
+    expected = _by_json(lines)
+    got = parse_uniform_lines(lines, SCHEMA)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None, "declined a chunk json reads fine"
+        assert _same_bits(got, expected)
+
+
 finite = st.floats(allow_nan=False, allow_infinity=False)
 numbers = st.one_of(
     st.integers(-(10**25), 10**25).map(str),
@@ -63,13 +73,7 @@ numbers = st.one_of(
 @example([("0.30000000000000004", "1e22", "1e23"), ("123456789012345678e-3", "1E-22", "-5e-324")])
 def test_agrees_with_json_bit_for_bit_or_declines(rows):
     lines = _lines(("1", "2.5", "3"), *rows)  # a valid template line first
-    expected = _by_json(lines)
-    got = parse_uniform_lines(lines, SCHEMA)
-    if expected is None:
-        assert got is None
-    else:
-        assert got is not None, "declined a chunk json reads fine"
-        assert _same_bits(got, expected)
+    _agrees_with_json_or_declines(lines)
 
 
 SHAPES = [
@@ -95,13 +99,7 @@ def test_mixed_shapes_agree_with_json_bit_for_bit_or_decline(rows):
         return template.format(*values).encode()
 
     lines = [line(0, ("1", "2.5", "3")), *(line(s, v) for s, v in rows)]
-    expected = _by_json(lines)
-    got = parse_uniform_lines(lines, SCHEMA)
-    if expected is None:
-        assert got is None
-    else:
-        assert got is not None, "declined a chunk json reads fine"
-        assert _same_bits(got, expected)
+    _agrees_with_json_or_declines(lines)
 
 
 def test_reads_the_usual_shape_in_schema_order_across_blocks():
