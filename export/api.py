@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -106,27 +106,19 @@ def export_model(
 
 
 def model_info(trained: TrainedModel) -> ModelInfo:
-    return ModelInfo(
-        feature_names=trained.feature_names,
-        feature_min=trained.feature_min,
-        feature_max=trained.feature_max,
-        target_name=trained.target_name,
-        target_unit=trained.target_unit,
-        data_sha256=trained.data_sha256,
-        package_version=__version__,
-        metrics=trained.metrics,
-        config=trained.config.to_dict(),
-        exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    )
+    """The checkpoint's facts, stamped by this exporter."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return replace(trained.info, package_version=__version__, exported_at=now)
 
 
 def training_rows(trained: TrainedModel) -> np.ndarray | None:
     """The rows of the file the model was trained on (or the bundled copy of it), if still there."""
+    info = trained.info
     for path in (Path(trained.data_source), bundled_data_path()):
-        if not path.is_file() or _sha256(path) != trained.data_sha256:
+        if not path.is_file() or _sha256(path) != info.data_sha256:
             continue
         try:
-            return load_dataset(path, trained.target_name).feature_matrix(trained.feature_names)
+            return load_dataset(path, info.target_name).feature_matrix(info.feature_names)
         except DataError:
             continue
     return None

@@ -24,7 +24,8 @@ PREFIX = "houseprice."
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """The metadata an exported model carries. Lists follow the input's column order."""
+    """The facts about a trained model: what its checkpoint keeps and its exported files carry
+    as metadata (one record for both). Lists follow the input's column order."""
 
     feature_names: tuple[str, ...]
     feature_min: tuple[float, ...]

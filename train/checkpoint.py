@@ -1,7 +1,8 @@
-"""Checkpoints: a plain dict of tensors, strings and numbers, loadable with weights_only=True.
+"""Checkpoints: a plain dict of tensors and strings, loadable with weights_only=True.
 
-Everything needed to rebuild and describe the model travels inside: the config, feature names,
-training ranges, data hash, metrics and package version (nanoGPT's checkpoint-dict habit).
+Everything needed to rebuild and describe the model travels inside (nanoGPT's checkpoint-dict
+habit): the weights, and the model's facts as the contract's own record (`ModelInfo`, encoded as
+the metadata an exported file carries), so training and export share one list of facts.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from typing import Any
 
 import torch
 
-from houseprice.runtime._version import __version__
+from houseprice.runtime.contract import CONTRACT_VERSION, PREFIX, ModelInfo
+from houseprice.runtime.errors import ModelError
 from houseprice.runtime.files import atomic_write_bytes
 from houseprice.train.config import ConfigError, TrainConfig
 from houseprice.train.model import PriceMLP
 
-CHECKPOINT_FORMAT = 1
+# 2: the facts as ModelInfo metadata; 1 (still read): the same facts as separate keys.
+CHECKPOINT_FORMAT = 2
+_FORMAT_1_FACTS = ("feature_names", "feature_min", "feature_max", "target_name", "target_unit",
+                   "data_sha256", "package_version", "config")  # fmt: skip
 
 
 class CheckpointError(ValueError):
@@ -29,39 +34,27 @@ class CheckpointError(ValueError):
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A model with everything known about its training."""
+    """A model with everything known about its training: the facts an export will carry (its
+    ``config`` is ``info.config`` as a TrainConfig) and the data file it was trained on."""
 
     model: PriceMLP
-    config: TrainConfig
-    feature_names: tuple[str, ...]
-    feature_min: tuple[float, ...]
-    feature_max: tuple[float, ...]
-    target_name: str
-    target_unit: str
-    data_sha256: str
+    info: ModelInfo
     data_source: str
-    metrics: dict[str, Any]
-    package_version: str = __version__
+
+    @property
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.info.config)
 
 
 def save_checkpoint(trained: TrainedModel, path: str | Path) -> None:
-    problem = nonfinite_problem(trained.model, trained.metrics)
+    problem = nonfinite_problem(trained.model, trained.info.metrics)
     if problem:
         raise CheckpointError(f"refusing to save a checkpoint with {problem}")
     payload = {
         "format": CHECKPOINT_FORMAT,
         "state_dict": trained.model.state_dict(),
-        "config": trained.config.to_dict(),
-        "feature_names": list(trained.feature_names),
-        "feature_min": list(trained.feature_min),
-        "feature_max": list(trained.feature_max),
-        "target_name": trained.target_name,
-        "target_unit": trained.target_unit,
-        "data_sha256": trained.data_sha256,
+        "info": trained.info.to_metadata(),  # strings only: what weights_only loading accepts
         "data_source": trained.data_source,
-        # JSON text keeps nested metrics to types weights_only loading accepts.
-        "metrics_json": json.dumps(trained.metrics),
-        "package_version": trained.package_version,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
@@ -98,34 +91,38 @@ def load_checkpoint(path: str | Path) -> TrainedModel:
         raise CheckpointError(f"{file}: not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or "format" not in payload:
         raise CheckpointError(f"{file}: not a houseprice checkpoint")
-    if payload["format"] != CHECKPOINT_FORMAT:
+    if payload["format"] not in (1, CHECKPOINT_FORMAT):
         raise CheckpointError(
             f"{file}: checkpoint format {payload['format']} (houseprice "
-            f"{payload.get('package_version', '?')}); this version reads format {CHECKPOINT_FORMAT}: "
+            f"{_version_of(payload)}); this version reads formats 1-{CHECKPOINT_FORMAT}: "
             "retrain with `hp-train`"
         )
     try:
-        return _rebuild(payload)
-    except (KeyError, TypeError, ValueError, RuntimeError, ConfigError) as exc:
+        return _rebuild(payload, str(file))
+    except (KeyError, TypeError, ValueError, RuntimeError, ConfigError, ModelError) as exc:
         raise CheckpointError(f"{file}: damaged checkpoint ({exc})") from None
 
 
-def _rebuild(payload: dict[str, Any]) -> TrainedModel:
-    config = TrainConfig.from_dict(payload["config"])
-    names = tuple(payload["feature_names"])
-    model = PriceMLP(len(names), config.hidden, config.members, config.log_target)
+def _version_of(payload: dict[str, Any]) -> str:
+    info = payload.get("info")
+    found = info.get(PREFIX + "package_version") if isinstance(info, dict) else None
+    return str(found or payload.get("package_version", "?"))
+
+
+def _rebuild(payload: dict[str, Any], source: str) -> TrainedModel:
+    metadata = payload["info"] if payload["format"] == CHECKPOINT_FORMAT else _format_1(payload)
+    info = ModelInfo.from_metadata(metadata, source)
+    config = TrainConfig.from_dict(info.config)  # a config this version cannot run is damage
+    model = PriceMLP(info.n_features, config.hidden, config.members, config.log_target)
     model.load_state_dict(payload["state_dict"])
     model.eval()
-    return TrainedModel(
-        model=model,
-        config=config,
-        feature_names=names,
-        feature_min=tuple(payload["feature_min"]),
-        feature_max=tuple(payload["feature_max"]),
-        target_name=payload["target_name"],
-        target_unit=payload["target_unit"],
-        data_sha256=payload["data_sha256"],
-        data_source=payload["data_source"],
-        metrics=json.loads(payload["metrics_json"]),
-        package_version=payload["package_version"],
-    )
+    return TrainedModel(model, info, payload["data_source"])
+
+
+def _format_1(payload: dict[str, Any]) -> dict[str, str]:
+    """A format-1 checkpoint's separate keys as the metadata record that replaced them."""
+    values = {key: payload[key] for key in _FORMAT_1_FACTS}
+    metadata = {PREFIX + k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    metadata[PREFIX + "metrics"] = payload["metrics_json"]
+    metadata[PREFIX + "contract_version"] = str(CONTRACT_VERSION)
+    return metadata

@@ -136,7 +136,7 @@ def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool) -> None:
         run = train_holdout(dataset, config, advance)
     save_checkpoint(run.trained, out / "checkpoint.pt")
     metrics = {
-        **run.trained.metrics,
+        **run.trained.info.metrics,
         "features": list(dataset.feature_names),
         "target": dataset.target_name,
         "unit": dataset.target_unit,
@@ -144,7 +144,7 @@ def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool) -> None:
         "config": config.to_dict(),
     }
     atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    echo(PROG, format_metrics(run.trained.metrics, dataset.target_name, dataset.target_unit))
+    echo(PROG, format_metrics(run.trained.info.metrics, dataset.target_name, dataset.target_unit))
     written = [out / "checkpoint.pt", out / "metrics.json"]
     if plot:
         from houseprice.train.plot import write_plots

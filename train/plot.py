@@ -42,10 +42,12 @@ def _draw_loss(axes, run: HoldoutRun, data: Dataset) -> None:
 def _draw_pred_vs_actual(axes, run: HoldoutRun, data: Dataset) -> None:
     if len(run.test_rows):
         actual, predicted = data.target[run.test_rows], run.test_pred
-        title = f"Test split: {len(actual)} rows, RMSE {run.trained.metrics['test']['rmse']:.2f}"
+        title = (
+            f"Test split: {len(actual)} rows, RMSE {run.trained.info.metrics['test']['rmse']:.2f}"
+        )
     else:  # --test-fraction 0: only the rows it trained on exist, and the title says so
         actual, predicted = data.target, predict(run.trained.model, data.features)
-        rmse = run.trained.metrics["train"]["rmse"]
+        rmse = run.trained.info.metrics["train"]["rmse"]
         title = f"Training rows (no held-out test): {len(actual)} rows, RMSE {rmse:.2f}"
     axes.scatter(actual, predicted, s=14, alpha=0.7)
     low, high = (

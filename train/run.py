@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from houseprice.data import Dataset
+from houseprice.runtime._version import __version__
+from houseprice.runtime.contract import ModelInfo
 from houseprice.train.checkpoint import TrainedModel, nonfinite_problem
 from houseprice.train.config import TrainConfig
 from houseprice.train.fit import FitResult, Progress, TrainError, fit, predict
@@ -55,9 +57,7 @@ def train_holdout(
             f"training diverged ({problem}); nothing saved. Lower --lr, or check the data for "
             "values far larger than the rest"
         )
-    trained = TrainedModel(
-        model=result.model,
-        config=config,
+    info = ModelInfo(
         feature_names=data.feature_names,
         # Ranges of the rows the model saw: the runtime warns when a house falls far outside them.
         feature_min=tuple(float(v) for v in x_train.min(axis=0)),
@@ -65,7 +65,9 @@ def train_holdout(
         target_name=data.target_name,
         target_unit=data.target_unit,
         data_sha256=data.sha256,
-        data_source=data.source,
+        package_version=__version__,
         metrics=metrics,
+        config=config.to_dict(),
     )
+    trained = TrainedModel(result.model, info, data.source)
     return HoldoutRun(trained, result, test_rows, test_pred)

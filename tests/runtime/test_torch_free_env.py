@@ -82,6 +82,6 @@ def _pytorch_price(checkpoint: Path) -> float:
 
     trained = load_checkpoint(checkpoint)
     house = json.loads((EXAMPLES / "house.json").read_text())
-    x = torch.tensor([[float(house[n]) for n in trained.feature_names]])
+    x = torch.tensor([[float(house[n]) for n in trained.info.feature_names]])
     with torch.no_grad():
         return float(trained.model(x)[0])

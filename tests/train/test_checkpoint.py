@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,11 @@ def test_round_trip_with_weights_only(run, tmp_path: Path):
     path = tmp_path / "checkpoint.pt"
     save_checkpoint(run.trained, path)
     raw = torch.load(path, weights_only=True)  # no pickled classes inside
-    assert raw["feature_names"] == list(run.trained.feature_names)
+    assert raw["info"] == run.trained.info.to_metadata()  # the facts an export carries, as such
     loaded = load_checkpoint(path)
-    assert loaded.config == run.trained.config
-    assert loaded.feature_names == run.trained.feature_names and "B" not in loaded.feature_names
-    assert loaded.metrics == run.trained.metrics
-    assert loaded.data_sha256 == run.trained.data_sha256
-    x = torch.randn(9, len(loaded.feature_names)) * 10 + 5
+    assert loaded.config == run.trained.config and loaded.info == run.trained.info
+    assert "B" not in loaded.info.feature_names
+    x = torch.randn(9, loaded.info.n_features) * 10 + 5
     with torch.no_grad():
         assert torch.equal(loaded.model(x), run.trained.model(x))
 
@@ -50,19 +49,43 @@ def test_checkpoint_from_an_incompatible_version(run, tmp_path: Path):
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match=r"format 99.*retrain"):
         load_checkpoint(path)
-    payload["format"] = 1
-    payload["config"]["future_knob"] = 1
+    payload["format"] = 2
+    config = json.loads(payload["info"]["houseprice.config"])
+    payload["info"]["houseprice.config"] = json.dumps({**config, "future_knob": 1})
     torch.save(payload, path)
-    with pytest.raises(CheckpointError, match="damaged checkpoint"):
+    with pytest.raises(CheckpointError, match=r"damaged checkpoint.*future_knob"):
         load_checkpoint(path)
+
+
+def test_a_format_1_checkpoint_still_loads(run, tmp_path: Path):
+    """Format 1 kept the same facts as separate keys; such a checkpoint still exports."""
+    info = run.trained.info
+    payload = {
+        "format": 1,
+        "state_dict": run.trained.model.state_dict(),
+        "config": info.config,
+        "feature_names": list(info.feature_names),
+        "feature_min": list(info.feature_min),
+        "feature_max": list(info.feature_max),
+        "target_name": info.target_name,
+        "target_unit": info.target_unit,
+        "data_sha256": info.data_sha256,
+        "data_source": run.trained.data_source,
+        "metrics_json": json.dumps(info.metrics),
+        "package_version": info.package_version,
+    }
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.info == info and loaded.data_source == run.trained.data_source
 
 
 def test_a_checkpoint_with_non_finite_weights_or_metrics_is_refused(run, tmp_path: Path):
     import dataclasses
 
     path = tmp_path / "checkpoint.pt"
+    metrics = {**run.trained.info.metrics, "test": {"rmse": float("nan")}}
     broken = dataclasses.replace(
-        run.trained, metrics={**run.trained.metrics, "test": {"rmse": float("nan")}}
+        run.trained, info=dataclasses.replace(run.trained.info, metrics=metrics)
     )
     with pytest.raises(CheckpointError, match=r"non-finite metrics test\.rmse"):
         save_checkpoint(broken, path)

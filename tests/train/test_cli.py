@@ -93,7 +93,7 @@ def test_test_fraction_zero_trains_on_every_row_and_says_so(tmp_path: Path):
     from houseprice.train.checkpoint import load_checkpoint
 
     trained = load_checkpoint(tmp_path / "checkpoint.pt")
-    assert trained.config.test_fraction == 0 and trained.metrics["test"] is None
+    assert trained.config.test_fraction == 0 and trained.info.metrics["test"] is None
 
 
 @pytest.mark.parametrize(

@@ -59,8 +59,8 @@ def test_training_reduces_the_error(boston):
     config = TrainConfig(epochs=150)
     run = train_holdout(boston, config)
     baseline = np.sqrt(np.mean((boston.target - boston.target.mean()) ** 2))
-    assert run.trained.metrics["test"]["rmse"] < 0.6 * baseline
-    assert run.trained.metrics["train"]["r2"] > 0.8
+    assert run.trained.info.metrics["test"]["rmse"] < 0.6 * baseline
+    assert run.trained.info.metrics["train"]["r2"] > 0.8
 
 
 def test_ensemble_output_is_the_mean_of_its_members(boston):
@@ -77,7 +77,7 @@ def test_log_target_predicts_in_the_target_unit(boston):
     config = TrainConfig(epochs=100, log_target=True)
     run = train_holdout(boston, config)
     assert 5 < run.test_pred.mean() < 50
-    assert run.trained.metrics["test"]["r2"] > 0.6
+    assert run.trained.info.metrics["test"]["r2"] > 0.6
 
 
 def test_log_target_rejects_non_positive_targets(boston):
