@@ -31,7 +31,8 @@ def format_report(report: Report) -> str:
         s = report.scale
         lines += ["", f"scale: hp-infer on {s['houses']:,.0f} JSON Lines houses ({s['file_mb']:.0f} MB): "
                       f"{s['seconds']:.2f} s (median of {s['runs']}), {s['houses_per_s']:,.0f} houses/s, peak memory {s['peak_rss_mb']:.0f} MB "
-                      f"(PSS of all processes; largest process RSS {s['largest_process_rss_mb']:.0f} MB)"]  # fmt: skip
+                      f"(PSS of all processes; largest process RSS {s['largest_process_rss_mb']:.0f} MB); "
+                      f"the same houses in 3 line shapes mixed: {s['mixed_shapes_houses_per_s']:,.0f} houses/s"]  # fmt: skip
     if report.targets:
         lines += ["", "targets:"]
         for t in report.targets:

@@ -27,12 +27,19 @@ def scale(
     timed = [_measured_run(command, sample_memory=False) for _ in range(runs)]
     measured = [*timed, _measured_run(command, sample_memory=True)]
     seconds = statistics.median(run["seconds"] for run in timed)
+    # The same houses as two writers and a merge would leave them: three line shapes, mixed.
+    mixed = folder / "houses-mixed.jsonl"
+    write_jsonl(mixed, features, houses, rows, shapes=3)
+    mixed_command = [hp_infer_command(), str(mixed), "--model", str(model)]
+    mixed_runs = [_measured_run(mixed_command, sample_memory=False) for _ in range(runs)]
+    mixed_seconds = statistics.median(run["seconds"] for run in mixed_runs)
     # Peak PSS of the whole process tree, sampled every 10 ms, and never below the peak RSS of
     # the largest single process (which the kernel tracks exactly); the worst run counts.
     peak_kb = max(max(run["tree_peak_kb"], run["maxrss_kb"]) for run in measured)
     largest_kb = max(run["maxrss_kb"] for run in measured)
     return {"houses": rows, "file_mb": path.stat().st_size / 1e6, "seconds": seconds,
-            "houses_per_s": rows / seconds, "peak_rss_mb": peak_kb / 1024,
+            "houses_per_s": rows / seconds, "mixed_shapes_houses_per_s": rows / mixed_seconds,
+            "peak_rss_mb": peak_kb / 1024,
             "largest_process_rss_mb": largest_kb / 1024, "runs": runs}  # fmt: skip
 
 
@@ -93,12 +100,19 @@ print(json.dumps({"seconds": time.perf_counter() - start, "maxrss_kb": usage.ru_
 """
 
 
-def write_jsonl(path: Path, features: tuple[str, ...], houses: np.ndarray, rows: int) -> None:
-    """``rows`` JSON Lines houses, cycling through ``houses`` (columns named by ``features``)."""
-    lines = [
-        json.dumps(dict(zip(features, (float(v) for v in row), strict=True))) + "\n"
-        for row in houses
-    ]
+def write_jsonl(
+    path: Path, features: tuple[str, ...], houses: np.ndarray, rows: int, shapes: int = 1
+) -> None:
+    """``rows`` JSON Lines houses, cycling through ``houses`` (columns named by ``features``).
+    ``shapes`` 2 or 3: line i takes shape i % shapes (1: keys reversed; 2: no spaces)."""
+    lines = []
+    for i, row in enumerate(houses):
+        record = dict(zip(features, (float(v) for v in row), strict=True))
+        shape = i % shapes
+        if shape == 1:
+            record = dict(reversed(record.items()))
+        separators = (",", ":") if shape == 2 else None
+        lines.append(json.dumps(record, separators=separators) + "\n")
     with path.open("w") as handle:
         for start in range(0, rows, len(lines)):
             handle.writelines(lines[: min(len(lines), rows - start)])

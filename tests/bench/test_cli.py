@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from houseprice.bench.measure import TARGETS
 from houseprice.runtime.contract import ModelInfo
@@ -41,6 +42,7 @@ def test_quick_json_report_has_every_row_and_column(exported):
         "torch (TorchScript) script",
     }
     assert report["scale"]["houses"] == 600 and report["scale"]["peak_rss_mb"] > 0
+    assert report["scale"]["mixed_shapes_houses_per_s"] > 0
     # Every target is reported, measured (torch and every row are there), and judged right.
     assert [t["id"] for t in report["targets"]] == [key for key, *_ in TARGETS]
     for t in report["targets"]:
@@ -89,3 +91,18 @@ def test_a_model_of_other_data_needs_that_data(tmp_path):
     assert rows["onnx runtime, predict_array"]["status"] == "ok"
     assert rows["onnx runtime, predict_array"]["test_rmse"] is None  # not its training data
     assert json.loads(result.stdout)["scale"]["houses"] == 50
+
+
+def test_the_mixed_shape_scale_file_holds_the_same_houses_in_three_shapes(tmp_path):
+    import numpy as np
+
+    from houseprice.bench.scale import write_jsonl
+
+    houses = np.arange(12, dtype=np.float64).reshape(4, 3)
+    write_jsonl(tmp_path / "u.jsonl", ("A", "B", "C"), houses, 6)
+    write_jsonl(tmp_path / "m.jsonl", ("A", "B", "C"), houses, 6, shapes=3)
+    uniform, mixed = ((tmp_path / n).read_text().splitlines() for n in ("u.jsonl", "m.jsonl"))
+    assert [json.loads(line) for line in uniform] == [json.loads(line) for line in mixed]
+    skeleton = lambda line: re.sub(r"[0-9.]+", "#", line)  # noqa: E731
+    assert len({skeleton(line) for line in uniform}) == 1
+    assert len({skeleton(line) for line in mixed}) == 3
