@@ -183,8 +183,10 @@ def _run_cv(dataset, config, plan: CVPlan, out: Path, quiet: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     total = k * repeats * len(candidates)
     with _progress(quiet, f"{k}-fold CV x {repeats}", total=total) as advance:
-        scores = cross_validate(dataset, candidates, k, repeats, config.seed,
-                                jobs=min(plan.jobs, total), on_fit=lambda: advance(None, None))  # fmt: skip
+        step = lambda: advance(None, None)  # noqa: E731
+        scores = cross_validate(
+            dataset, candidates, k, repeats, config.seed, jobs=min(plan.jobs, total), on_fit=step
+        )
     ours = next(s for s in scores if s.name == OURS)
     paired = [
         paired_difference(OURS, ours.fold_rmse, s.name, s.fold_rmse, test_to_train=1 / (k - 1))

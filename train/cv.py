@@ -8,6 +8,7 @@ So a fold gives the same RMSE, bit for bit, in this process or in a worker proce
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -131,7 +132,11 @@ class _Fit:
 
 def _plan(n_rows: int, candidates: list[Candidate], k: int, repeats: int, seed: int) -> list[_Fit]:
     splits = [s for r in range(repeats) for s in kfold_splits(n_rows, k, fold_seed(seed, r))]
-    fits = [_Fit(c, slot, tr, te) for c in range(len(candidates)) for slot, (tr, te) in enumerate(splits)]  # fmt: skip
+    fits = [
+        _Fit(c, slot, train, test)
+        for c in range(len(candidates))
+        for slot, (train, test) in enumerate(splits)
+    ]
     return sorted(fits, key=lambda f: _COST_ORDER[candidates[f.candidate].kind])
 
 
@@ -148,11 +153,15 @@ def cross_validate(
     (scaling, early stopping) comes from its training rows only."""
     plan = _plan(data.n_rows, candidates, k, repeats, seed)
     rmse = np.full((len(candidates), k * repeats), np.nan)
-    results = _in_process(data, candidates, plan) if jobs <= 1 else _in_workers(data, candidates, plan, jobs)  # fmt: skip
-    for job, value in results:
-        rmse[job.candidate, job.slot] = value
-        if on_fit is not None:
-            on_fit()
+    if jobs <= 1:
+        results = _in_process(data, candidates, plan)
+    else:
+        results = _in_workers(data, candidates, plan, jobs)
+    with closing(results):  # a signal raised here, not in the generator, still stops the workers
+        for job, value in results:
+            rmse[job.candidate, job.slot] = value
+            if on_fit is not None:
+                on_fit()
     return [CVScore(c.name, k, [float(v) for v in rmse[i]]) for i, c in enumerate(candidates)]
 
 
