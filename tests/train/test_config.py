@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from houseprice.train.config import SEED_RECIPE, ConfigError, TrainConfig, with_overrides
@@ -31,3 +33,18 @@ def test_overrides_skip_none():
     assert with_overrides(SEED_RECIPE, lr=None, seed=7) == TrainConfig(
         **{**SEED_RECIPE.to_dict(), "seed": 7, "drop": ()}
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"loss": "l1"}, "loss must be 'mse' or 'huber'"),
+        ({"huber_delta": 0.0}, "huber_delta must be > 0"),
+        ({"skew_threshold": float("nan")}, "skew_threshold must be a finite number"),
+        ({"test_fraction": 1.0}, "test_fraction must be in [0, 1)"),
+    ],
+)
+def test_the_newer_fields_are_checked(values: dict, message: str):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        TrainConfig(**values)
+    TrainConfig(test_fraction=0.0, loss="huber", huber_delta=0.5, skew_threshold=-1.0)

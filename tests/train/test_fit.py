@@ -85,3 +85,26 @@ def test_log_target_rejects_non_positive_targets(boston):
     y[3] = 0
     with pytest.raises(TrainError, match="strictly positive"):
         fit(boston.features, y, TrainConfig(log_target=True))
+
+
+def test_huber_loss_trains_and_differs_from_mse(boston):
+    from dataclasses import replace
+
+    mse = fit(boston.features, boston.target, QUICK).model
+    huber = fit(boston.features, boston.target, replace(QUICK, loss="huber", huber_delta=0.3)).model
+    assert not torch.equal(mse.members[0][0].weight, huber.members[0][0].weight)
+    rmse = np.sqrt(np.mean((predict(huber, boston.features) - boston.target) ** 2))
+    assert rmse < 0.6 * boston.target.std()
+
+
+def test_a_lower_skew_threshold_logs_more_columns(boston):
+    from dataclasses import replace
+
+    config = replace(QUICK, log_features=True, epochs=1)
+    logged = {
+        t: fit(
+            boston.features, boston.target, replace(config, skew_threshold=t)
+        ).model.log_mask.sum()
+        for t in (1.0, 0.5)
+    }
+    assert logged[0.5] > logged[1.0] > 0
