@@ -108,3 +108,31 @@ def test_a_lower_skew_threshold_logs_more_columns(boston):
         for t in (1.0, 0.5)
     }
     assert logged[0.5] > logged[1.0] > 0
+
+
+def test_lean_adam_matches_torch_adam_bit_for_bit():
+    from houseprice.train.fit import LeanAdam
+
+    torch.manual_seed(0)
+    ours = [torch.randn(7, 5, requires_grad=True), torch.randn(5, requires_grad=True)]
+    theirs = [p.detach().clone().requires_grad_(True) for p in ours]
+    lean = LeanAdam(ours, lr=0.01, weight_decay=1e-3)
+    adam = torch.optim.Adam(theirs, lr=0.01, weight_decay=1e-3, fused=True)
+    x = torch.randn(16, 7)
+    for _ in range(25):
+        for params, optimiser in ((ours, lean), (theirs, adam)):
+            for p in params:
+                p.grad = None
+            ((x @ params[0] + params[1]) ** 2).mean().backward()
+            optimiser.step()
+    assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert not torch.equal(ours[0], theirs[0].detach().clone().zero_())  # they moved
+
+
+def test_lean_forward_is_the_member_itself():
+    from houseprice.train.fit import _lean_forward
+    from houseprice.train.model import PriceMLP
+
+    member = PriceMLP(13, 20, 1).members[0]
+    z = torch.randn(9, 13)
+    assert torch.equal(_lean_forward(member)(z), member(z))
