@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from houseprice.bench.records import FLOOR_NUMPY, FLOOR_RUN, FLOORS, Row
+from houseprice.bench.records import FLOOR_NUMPY, FLOOR_RUN, FLOORS, UNFUSED_RUN, Row
 from houseprice.bench.timing import Candidate
 from houseprice.runtime.predictor import BLOCK_ROWS
 
@@ -22,14 +22,27 @@ def floor_candidates(model: Path, checkpoint: Path, x_batch: np.ndarray) -> list
     return [_bare_run(model, x_batch), _numpy_arithmetic(checkpoint, x_batch)]
 
 
-def _bare_run(model: Path, x_batch: np.ndarray) -> Candidate:
+# `hp-train` then `hp-export --format onnx` at commit f7e6e9e (the default recipe and export of
+# the day issue 12 was filed: 26 nodes, 37,945 bytes); a copy, so the yardstick never moves.
+UNFUSED_REFERENCE = Path(__file__).with_name("unfused_reference.onnx")
+
+
+def unfused_candidate(x_batch: np.ndarray) -> Candidate | Row:
+    """A bare session.run of the fixed unfused reference file: the runtime's targets are ratios to
+    it. Only for models of the bundled data's 13 features."""
+    if x_batch.shape[1] != 13:
+        return Row(UNFUSED_RUN, "skipped: the reference file takes the bundled data's 13 features")
+    return _bare_run(UNFUSED_REFERENCE, x_batch, UNFUSED_RUN)
+
+
+def _bare_run(model: Path, x_batch: np.ndarray, name: str = FLOOR_RUN) -> Candidate:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     one = x_batch[:1].copy()
-    row = Row(FLOOR_RUN, file_bytes=model.stat().st_size)
+    row = Row(name, file_bytes=model.stat().st_size)
     return Candidate(row, lambda: session.run(["price"], {"features": one}),
                      lambda x: session.run(["price"], {"features": x})[0])  # fmt: skip
 
@@ -62,11 +75,13 @@ def _numpy_arithmetic(checkpoint: Path, x_batch: np.ndarray) -> Candidate | Row:
 
 
 def _arithmetic(weights: dict[str, np.ndarray], log_target: bool) -> Any:
-    logged, plain = weights["logged"], weights["plain"]
+    # numpy's best form of the same arithmetic: log1p on the logged columns only, in place.
+    logged = np.flatnonzero(weights["log_mask"])
     w1t, b1, w2, b2 = weights["w1"].T.copy(), weights["b1"], weights["w2"][0], weights["b2"][0]
 
     def forward(x: np.ndarray) -> np.ndarray:
-        z = np.concatenate([np.log1p(np.maximum(x[:, logged], 0)), x[:, plain]], axis=1)
+        z = x.copy()
+        z[:, logged] = np.log1p(np.maximum(x[:, logged], 0))
         y = np.maximum(z @ w1t + b1, 0) @ w2 + b2
         return np.exp(y) if log_target else y
 

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from houseprice.bench.cold import cold_start
-from houseprice.bench.floor import compare_to_floor, floor_candidates
+from houseprice.bench.floor import compare_to_floor, floor_candidates, unfused_candidate
+from houseprice.bench.graph import graph_facts
 from houseprice.bench.records import QUICK, BenchSettings, Report
 from houseprice.bench.scale import scale
 from houseprice.bench.targets import TARGETS, evaluate_targets
@@ -75,9 +76,11 @@ def run(
     entries = torch_candidates(checkpoint, torchscript, x_batch, test)
     entries += runtime_candidates(model, x_batch, test)
     entries += floor_candidates(model, checkpoint, x_batch)
+    entries.append(unfused_candidate(x_batch))
     measure_side_by_side([e for e in entries if isinstance(e, Candidate)], x_batch, settings)
     report.rows = [e.row if isinstance(e, Candidate) else e for e in entries]
     compare_to_floor(report.rows)
+    report.graph = graph_facts(model, len(predictor.feature_names))
     with tempfile.TemporaryDirectory(prefix="hp-bench-") as folder:
         if settings.cold_runs:
             report.cold_start_ms = cold_start(model, torchscript, predictor.feature_names, x_batch,

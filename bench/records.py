@@ -13,6 +13,8 @@ RUNTIME_ARRAY = "onnx runtime, predict_array"
 FLOOR_RUN = "floor: bare session.run"
 FLOOR_NUMPY = "floor: fused arithmetic, numpy"
 FLOORS = (FLOOR_RUN, FLOOR_NUMPY)
+# The default model as exported before the fused graph (26 nodes), kept as a fixed yardstick.
+UNFUSED_RUN = "reference: bare session.run, unfused file"
 COLD_INFER = "hp-infer"
 COLD_BARE = "python -c 'import onnxruntime, numpy'"
 COLD_TORCH = "torch (TorchScript) script"
@@ -53,6 +55,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     cold_start_ms: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
+    graph: dict[str, int | None] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
     machine: dict[str, Any] = field(default_factory=dict)
 

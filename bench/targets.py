@@ -11,6 +11,7 @@ from houseprice.bench.records import (
     EAGER,
     RUNTIME_ARRAY,
     RUNTIME_DICT,
+    UNFUSED_RUN,
     Report,
     Row,
 )
@@ -24,8 +25,18 @@ TARGETS = (
     ("batch_vs_eager", "batch: runtime / eager houses/s", ">=", 1.2),
     ("infer_vs_torch_process", "hp-infer process / torch process", "<=", 0.15),
     ("infer_vs_bare_import", "hp-infer process / bare onnxruntime+numpy import", "<=", 1.3),
-    ("jsonl_houses_per_s", "JSON Lines houses/s (scale run)", ">=", 200_000),
+    ("jsonl_houses_per_s", "JSON Lines houses/s (scale run)", ">=", 324_000),
     ("jsonl_peak_mb", "JSON Lines peak memory (MB)", "<=", 300),
+    # Issue 12's: the runtime against the unfused file of its day, the graph, mixed-shape lines.
+    ("array_vs_unfused_run", "1 house, predict_array p50 / unfused session.run", "<=", 0.8),
+    ("dict_vs_unfused_run", "1 house, predict(dict) p50 / unfused session.run", "<=", 1.3),
+    ("batch_vs_unfused_run", "batch: predict_array / unfused session.run houses/s", ">=", 2.2),
+    ("onnx_nodes", "ONNX nodes in the model", "<=", 10),
+    ("nnapi_nodes_left", "nodes NNAPI leaves to the CPU (batch of 1)", "<=", 0),
+    ("nnapi_partitions", "NNAPI partitions (batch of 1)", "<=", 1),
+    ("coreml_nodes_left", "nodes CoreML MLProgram leaves to the CPU", "<=", 0),
+    ("coreml_partitions", "CoreML MLProgram partitions (batch of 1)", "<=", 1),
+    ("jsonl_mixed_houses_per_s", "JSON Lines in 3 mixed shapes, houses/s", ">=", 250_000),
 )
 
 
@@ -48,7 +59,8 @@ def _met(value: float | None, op: str, bound: float) -> bool | None:
 def _target_values(report: Report) -> dict[str, float | None]:
     rows = {r.name: r for r in report.rows if r.status == "ok"}
     eager, mapping, array = rows.get(EAGER), rows.get(RUNTIME_DICT), rows.get(RUNTIME_ARRAY)
-    cold, scale = report.cold_start_ms, report.scale or {}
+    unfused = rows.get(UNFUSED_RUN)
+    cold, scale, graph = report.cold_start_ms, report.scale or {}, report.graph or {}
     return {
         "dict_vs_eager": _ratio(mapping, eager, "p50_us"),
         "array_vs_eager": _ratio(array, eager, "p50_us"),
@@ -57,6 +69,15 @@ def _target_values(report: Report) -> dict[str, float | None]:
         "infer_vs_bare_import": _share(cold, COLD_INFER, COLD_BARE),
         "jsonl_houses_per_s": scale.get("houses_per_s"),
         "jsonl_peak_mb": scale.get("peak_rss_mb"),
+        "array_vs_unfused_run": _ratio(array, unfused, "p50_us"),
+        "dict_vs_unfused_run": _ratio(mapping, unfused, "p50_us"),
+        "batch_vs_unfused_run": _ratio(array, unfused, "houses_per_s"),
+        "onnx_nodes": graph.get("nodes"),
+        "nnapi_nodes_left": graph.get("nnapi_nodes_left"),
+        "nnapi_partitions": graph.get("nnapi_partitions"),
+        "coreml_nodes_left": graph.get("coreml_mlprogram_nodes_left"),
+        "coreml_partitions": graph.get("coreml_mlprogram_partitions"),
+        "jsonl_mixed_houses_per_s": scale.get("mixed_shapes_houses_per_s"),
     }
 
 

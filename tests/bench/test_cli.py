@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import re
 
+import onnx
+
 from houseprice.bench.measure import TARGETS
 from houseprice.runtime.contract import ModelInfo
 from tests.conftest import run_cli
@@ -17,7 +19,7 @@ FORMATS = [
     "onnx runtime, predict_array",
 ]
 FLOORS = ["floor: bare session.run", "floor: fused arithmetic, numpy"]
-ROWS = FORMATS + FLOORS
+ROWS = FORMATS + FLOORS + ["reference: bare session.run, unfused file"]
 
 
 def test_quick_json_report_has_every_row_and_column(exported):
@@ -43,6 +45,11 @@ def test_quick_json_report_has_every_row_and_column(exported):
     }
     assert report["scale"]["houses"] == 600 and report["scale"]["peak_rss_mb"] > 0
     assert report["scale"]["mixed_shapes_houses_per_s"] > 0
+    # The graph's facts, from the file and onnxruntime's mobile checker (tests/export holds the
+    # checker's full account): the fused graph, whole on NNAPI, all but Log on CoreML MLProgram.
+    assert report["graph"] == {"nodes": len(onnx.load(exported.onnx).graph.node),
+                               "nnapi_partitions": 1, "nnapi_nodes_left": 0,
+                               "coreml_mlprogram_partitions": 2, "coreml_mlprogram_nodes_left": 1}  # fmt: skip
     # Every target is reported, measured (torch and every row are there), and judged right.
     assert [t["id"] for t in report["targets"]] == [key for key, *_ in TARGETS]
     for t in report["targets"]:

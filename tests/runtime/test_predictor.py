@@ -225,3 +225,27 @@ def test_large_inputs_run_in_blocks_equal_to_one_run(exported):
     x[2 * BLOCK_ROWS + 5, :] = 3e38  # a house the model gives no finite price, in the 3rd block
     with pytest.raises(InputError, match=f"row {2 * BLOCK_ROWS + 5}: the model gives no finite"):
         predictor.predict_array(x)
+
+
+def test_the_lean_run_gives_session_runs_output_and_falls_back_to_it(exported, boston):
+    """Predictor calls the compiled session directly (session.run's Python checks skipped); the
+    prices are session.run's, bit for bit, and without that private attribute the public method
+    serves."""
+    import onnxruntime as ort
+
+    from houseprice.runtime.predictor import _runner
+
+    x = np.ascontiguousarray(boston.features, dtype=np.float32)
+    lean = Predictor.load(exported.onnx)
+    public = lean._session.run(["price"], {"features": x})[0]
+    assert np.array_equal(lean.predict_array(x), public)
+
+    calls = []
+
+    class PublicOnly:  # an onnxruntime without `_sess`: only the public API
+        def run(self, outputs, feed, options):
+            calls.append(options)
+            return lean._session.run(outputs, feed, options)
+
+    assert np.array_equal(_runner(PublicOnly())(x), public)
+    assert len(calls) == 1 and isinstance(calls[0], ort.RunOptions)
