@@ -36,17 +36,21 @@ def measure_side_by_side(
     candidates: list[Candidate], x: np.ndarray, settings: BenchSettings
 ) -> None:
     """Fill each row's latency and throughput, round-robin: call i of every candidate runs before
-    call i+1 of any, so a burst of noise on this shared machine hits every row alike."""
+    call i+1 of any, so a burst of noise on this shared machine hits every row alike. The order
+    rotates every round: a fixed order made the row after torch's calls pay for the caches torch
+    had just filled (predict(dict) measured ~1.5x slower there than alone)."""
     for c in candidates:  # warm-up
         for _ in range(max(10, settings.single_calls // 10)):
             c.single()
         c.batch(x)
     clock = time.perf_counter_ns
     times = np.empty((len(candidates), settings.single_calls))
+    n = len(candidates)
     for i in range(settings.single_calls):
-        for k, c in enumerate(candidates):
+        for k in [(i + j) % n for j in range(n)]:
+            single = candidates[k].single
             start = clock()
-            c.single()
+            single()
             times[k, i] = clock() - start
     durations: list[list[float]] = [[] for _ in candidates]
     for _ in range(settings.batch_repeats):

@@ -55,7 +55,7 @@ class Predictor:
         self._threads = threads
         self.source = source
         self._session = _new_session(model_bytes, threads, source)
-        self._run = _runner(self._session)
+        self._run = session_runner(self._session)
         self.info = ModelInfo.from_metadata(
             self._session.get_modelmeta().custom_metadata_map, source
         )
@@ -254,7 +254,7 @@ def _new_session(model_bytes: bytes, threads: int, source: str) -> ort.Inference
         raise ModelError(f"{source}: not a loadable ONNX model ({detail[:200]})") from None
 
 
-def _runner(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray]:
+def session_runner(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray]:
     """x -> the price output, as session.run gives it, minus session.run's per-call Python checks
     (the feed's names, graph capture, ownership: ours is always the one checked input) and the
     default RunOptions built on every call without one: ~5 us of a ~17 us one-house run

@@ -233,7 +233,7 @@ def test_the_lean_run_gives_session_runs_output_and_falls_back_to_it(exported, b
     serves."""
     import onnxruntime as ort
 
-    from houseprice.runtime.predictor import _runner
+    from houseprice.runtime.predictor import session_runner
 
     x = np.ascontiguousarray(boston.features, dtype=np.float32)
     lean = Predictor.load(exported.onnx)
@@ -247,5 +247,5 @@ def test_the_lean_run_gives_session_runs_output_and_falls_back_to_it(exported, b
             calls.append(options)
             return lean._session.run(outputs, feed, options)
 
-    assert np.array_equal(_runner(PublicOnly())(x), public)
+    assert np.array_equal(session_runner(PublicOnly())(x), public)
     assert len(calls) == 1 and isinstance(calls[0], ort.RunOptions)
