@@ -84,12 +84,13 @@ def _numpy_arithmetic(checkpoint: Path, x_batch: np.ndarray) -> Candidate | Row:
 def _arithmetic(weights: dict[str, np.ndarray], log_target: bool) -> Any:
     # numpy's best form of the same arithmetic: log1p on the logged columns only, in place.
     logged = np.flatnonzero(weights["log_mask"])
-    w1t, b1, w2, b2 = weights["w1"].T.copy(), weights["b1"], weights["w2"][0], weights["b2"][0]
+    w1, b1 = weights["w1t"][:-1].copy(), weights["w1t"][-1]  # the ones column's row is the bias
+    w2, b2 = weights["w2"][0], weights["b2"][0]
 
     def forward(x: np.ndarray) -> np.ndarray:
         z = x.copy()
         z[:, logged] = np.log1p(np.maximum(x[:, logged], 0))
-        y = np.maximum(z @ w1t + b1, 0) @ w2 + b2
+        y = np.maximum(z @ w1 + b1, 0) @ w2 + b2
         return np.exp(y) if log_target else y
 
     return forward

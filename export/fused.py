@@ -3,11 +3,14 @@ however many members the ensemble has, with no `Where` (NNAPI cannot run it) and
 (CoreML cannot, and onnxruntime's costs ~8 ns a value along columns).
 
 The algebra (float64, then one cast to float32):
-- log1p(max(x, 0)) of every column, then [x, log1p(x)] (batch, 2F) times a 0/1 selection matrix
-  (2F, F) picks each column's form: a sum of one value times 1 and zeros is that value exactly
-  (inputs are finite). One small MatMul instead of masks (3 nodes, slow broadcasts) or Gathers;
+- log1p(max(x, 0)) of every column, then [x, log1p x] (batch, 2F) times a 0/1 selection matrix
+  (2F, F+1), plus a constant row (0, ..., 0, 1), picks each column's form and appends a column of
+  ones: a sum of one value times 1 and zeros is that value exactly (inputs are finite). One small
+  Gemm instead of masks (3 nodes, slow broadcasts) or Gathers;
 - standardization folds into the first layer: W ((z - mean) / scale) + b
-  = (W / scale) z + (b - W (mean / scale));
+  = (W / scale) z + (b - W (mean / scale)); that bias becomes the weight of the ones column, so
+  the wide layer is one product with no bias to broadcast into its 4 MB output first (~14% of a
+  large batch, measured);
 - the members' first layers stack into one (members * hidden rows), their last layers into one
   row, divided by the member count, so one dot product is their mean;
 - de-standardization folds into the last layer: (w h + c) * y_scale + y_mean
@@ -38,14 +41,17 @@ class FusedPriceMLP(nn.Module):
         b2 = torch.stack([layer.bias for layer in last]).double().mean()
         y_scale, y_mean = model.y_scale.double(), model.y_mean.double()
         self.register_buffer("log_mask", logged.float())
-        keep, log = torch.diag((~logged).float()), torch.diag(logged.float())
-        self.register_buffer("select", torch.cat([keep, log]))  # (2F, F): [x, log1p x] -> z
-        self.register_buffer("w1", (w1 / scale).float())
-        self.register_buffer("b1", (b1 - (w1 * (mean / scale)).sum(dim=1)).float())
+        self.register_buffer("select", _selection(logged))  # (F or 2F, F + 1)
+        self.register_buffer("ones_column", torch.eye(len(logged) + 1)[-1])  # (0, ..., 0, 1)
+        bias = b1 - (w1 * (mean / scale)).sum(dim=1)
+        # Stored as (F + 1, H), the MatMul's B as the graph wants it (no transpose node).
+        self.register_buffer(
+            "w1t", torch.cat([w1 / scale, bias[:, None]], dim=1).T.float().contiguous()
+        )
         self.register_buffer("w2", (w2 * y_scale).float())
         self.register_buffer("b2", (b2 * y_scale + y_mean).reshape(1).float())
         self.log_target = model.log_target
-        # Only the nodes a model needs: no log without logged columns, no selection if all are.
+        # Only the nodes a model needs: no log without logged columns, no concat if all are.
         self.any_logged, self.all_logged = bool(logged.any()), bool(logged.all())
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -53,7 +59,16 @@ class FusedPriceMLP(nn.Module):
         if self.any_logged:
             z = torch.log1p(torch.clamp(features, min=0.0))
             if not self.all_logged:
-                z = torch.cat([features, z], dim=1) @ self.select
-        hidden = torch.relu(nn.functional.linear(z, self.w1, self.b1))  # (batch, H)
+                z = torch.cat([features, z], dim=1)
+        z = nn.functional.linear(z, self.select, self.ones_column)  # (batch, F + 1)
+        hidden = torch.relu(z @ self.w1t)  # (batch, H)
         y = nn.functional.linear(self.w2, hidden, self.b2).flatten()  # (1, batch) -> (batch,)
         return torch.exp(y) if self.log_target else y
+
+
+def _selection(logged: torch.Tensor) -> torch.Tensor:
+    """Rows: the inputs of the selection ([x, log1p x], or one of them when every column takes the
+    same form); columns: z's F columns, then the ones column (all-zero weights here)."""
+    keep, log = torch.diag((~logged).float()), torch.diag(logged.float())
+    rows = log if logged.all() else keep if not logged.any() else torch.cat([keep, log])
+    return torch.cat([rows, torch.zeros(len(rows), 1)], dim=1).T.contiguous()  # linear(): (out, in)

@@ -194,9 +194,10 @@ def test_the_fused_module_is_the_unfused_model_whichever_columns_are_logged(logg
     with torch.no_grad():
         np.testing.assert_allclose(fused(x).numpy(), model(x).numpy(), rtol=2e-6)
         if logged == "some":  # the selected input is exactly each column's own form
-            selected = torch.cat([x, torch.log1p(x.clamp(min=0))], dim=1) @ fused.select
+            both = torch.cat([x, torch.log1p(x.clamp(min=0))], dim=1)
+            selected = torch.nn.functional.linear(both, fused.select, fused.ones_column)
             expected = torch.where(model.log_mask > 0, torch.log1p(x.clamp(min=0)), x)
-            assert torch.equal(selected, expected)
+            assert torch.equal(selected, torch.cat([expected, torch.ones(64, 1)], dim=1))
     assert (fused.any_logged, fused.all_logged) == {
         "none": (False, False),
         "some": (True, False),
