@@ -32,3 +32,14 @@ def test_targets_are_judged_from_the_medians():
     runs[-2] = WrkRun("hp-serve", 32, 500, 40_000, 110_000, 0)  # median 700 of 700, 900, 500
     worse = {t["id"]: t["met"] for t in summarize(runs)["targets"]}
     assert worse == {"serve_vs_reference_c32": False, "serve_p99_over_p50_c32": True}
+
+
+def test_the_throughput_ratio_pairs_each_round():
+    """One disturbed round moves both servers' figures in that round; the ratio is taken per round,
+    then the median: here 0.95, where the ratio of the two medians would say 0.7."""
+    from houseprice.bench.serve import paired_ratio
+
+    runs = [WrkRun(server, 32, rps, 1, 2, 0) for server, rps in [
+        ("hp-serve", 950), ("reference", 1000), ("hp-serve", 300), ("reference", 1000),
+        ("hp-serve", 700), ("reference", 600)]]  # fmt: skip
+    assert paired_ratio(runs, 32) == 0.95
