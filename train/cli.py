@@ -68,7 +68,11 @@ def train(
         1, "--repeats", help="With --cv: R different shuffles (fold seeds from --seed) [1]."
     ),
     jobs: int = typer.Option(
-        0, "--jobs", "-j", help="With --cv: fits run in this many processes; 0: one per CPU [0]."
+        0,
+        "--jobs",
+        "-j",
+        help="Processes for the fits (the members of one model; the folds with --cv); "
+        "0: one per CPU. Same weights whatever the count [0].",
     ),
     seed: int = typer.Option(
         0, "--seed", help="Seed of every random choice: same seed, same weights."
@@ -114,7 +118,7 @@ def train(
         if cv:
             _run_cv(dataset, config, CVPlan(cv, repeats, jobs or cpu_count()), out, quiet)
         else:
-            _run_holdout(dataset, config, out, plot, quiet)
+            _run_holdout(dataset, config, out, plot, quiet, jobs or cpu_count())
     except (DataError, SplitError, TrainError, CheckpointError) as exc:
         fail(PROG, str(exc), EXIT_INPUT)
     except OutputError as exc:
@@ -123,7 +127,7 @@ def train(
         fail(PROG, f"cannot write to {out}: {exc.strerror or exc}", EXIT_OUTPUT)
 
 
-def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool) -> None:
+def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool, jobs: int) -> None:
     from houseprice.runtime.files import atomic_write_bytes
     from houseprice.train.checkpoint import save_checkpoint
     from houseprice.train.report import format_metrics
@@ -133,7 +137,7 @@ def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool) -> None:
         _require_matplotlib()
     out.mkdir(parents=True, exist_ok=True)
     with _progress(quiet, "training") as advance:
-        run = train_holdout(dataset, config, advance)
+        run = train_holdout(dataset, config, advance, jobs)
     save_checkpoint(run.trained, out / "checkpoint.pt")
     metrics = {
         **run.trained.info.metrics,
@@ -167,8 +171,8 @@ def _check_cv_flags(cv: int, repeats: int, jobs: int) -> None:
         fail(PROG, f"--repeats needs at least 1, got {repeats}", EXIT_USAGE)
     if jobs < 0:
         fail(PROG, f"--jobs needs 0 (one per CPU) or more, got {jobs}", EXIT_USAGE)
-    if not cv and (repeats != 1 or jobs):
-        fail(PROG, "--repeats and --jobs apply to cross-validation: add --cv K", EXIT_USAGE)
+    if not cv and repeats != 1:
+        fail(PROG, "--repeats applies to cross-validation: add --cv K", EXIT_USAGE)
 
 
 def _run_cv(dataset, config, plan: CVPlan, out: Path, quiet: bool) -> None:

@@ -199,34 +199,9 @@ def _score_in_worker(job: _Fit) -> float:
 def _in_workers(
     data: Dataset, candidates: list[Candidate], plan: list[_Fit], jobs: int
 ) -> Iterator[tuple[_Fit, float]]:
-    """Fits in `jobs` processes, yielded as they finish. Workers come from a forkserver: a child
-    forked from a process that has used torch's thread pools can hang in its first parallel op."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    """Fits in `jobs` processes, yielded as they finish."""
+    from houseprice.train.workers import in_workers
 
-    from houseprice.runtime.pools import stop_workers
-    from houseprice.runtime.signals import held_while_forking
-    from houseprice.train.fit import TrainError
-
-    context = multiprocessing.get_context("forkserver")
-    pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(data, candidates)
+    return in_workers(
+        _score_in_worker, plan, jobs, _start_worker, (data, candidates), "cross-validation"
     )
-    finished = False
-    try:
-        with held_while_forking():
-            pending = {pool.submit(_score_in_worker, job): job for job in plan}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield pending.pop(future), future.result()
-        finished = True
-    except BrokenProcessPool:
-        raise TrainError(
-            "a cross-validation worker process died (killed, or out of memory)"
-        ) from None
-    finally:
-        if not finished:  # an error or a signal: stop the fits still running
-            stop_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)

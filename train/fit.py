@@ -7,7 +7,7 @@ stopping is on); the finished members are then averaged by the one exported modu
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,9 +47,15 @@ def _single_thread() -> Iterator[None]:
 
 
 def fit(
-    x: np.ndarray, y: np.ndarray, config: TrainConfig, progress: Progress | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    progress: Progress | None = None,
+    jobs: int = 1,
 ) -> FitResult:
-    """Train on rows x (n, n_features) and targets y (n,) in the target's unit."""
+    """Train on rows x (n, n_features) and targets y (n,) in the target's unit. With ``jobs`` > 1
+    the members train in that many worker processes: each member is a pure function of its
+    initial weights, the rows and its seed, so the weights are the same, bit for bit."""
     if config.log_target and np.any(y <= 0):
         raise TrainError("--log-target needs a strictly positive target")
     if len(x) < 2:
@@ -63,16 +69,21 @@ def fit(
         model.set_scaling(xt, yt, config.standardize, config.log_features, config.skew_threshold)
         z = model.transform(xt)  # (n, n_features)
         t = ((yt - model.y_mean) / model.y_scale).unsqueeze(1)  # (n, 1)
+        jobs = min(jobs, config.members)
+        fits = (
+            _members_in_workers(model, z, t, config, jobs)
+            if jobs > 1
+            else _members_here(model, z, t, config, progress)
+        )
+        outcomes: dict[int, MemberFit] = {}
+        with closing(fits):  # a signal in this loop still stops the workers
+            for i, outcome in fits:
+                outcomes[i] = outcome
+                if jobs > 1 and progress is not None:  # workers report whole members
+                    progress(len(outcomes) * config.epochs, config.members * config.epochs)
         result = FitResult(model)
-        for i, member in enumerate(model.members):
-            rng = np.random.default_rng([config.seed, i])
-            done = i * config.epochs
-            step = (
-                (lambda e, d=done: progress(d + e, config.members * config.epochs))
-                if progress
-                else None
-            )
-            train_loss, val_loss, best = _fit_member(member, z, t, config, rng, step)
+        for i in range(config.members):
+            train_loss, val_loss, best = outcomes[i]
             result.train_loss.append(train_loss)
             result.val_loss.append(val_loss)
             result.best_epoch.append(best)
@@ -80,6 +91,65 @@ def fit(
             progress(config.members * config.epochs, config.members * config.epochs)
         model.eval()
         return result
+
+
+MemberFit = tuple[list[float], list[float], int]  # train losses, validation losses, best epoch
+
+
+def _members_here(
+    model: PriceMLP,
+    z: torch.Tensor,
+    t: torch.Tensor,
+    config: TrainConfig,
+    progress: Progress | None,
+) -> Iterator[tuple[int, MemberFit]]:
+    for i, member in enumerate(model.members):
+        done = i * config.epochs
+        step = (
+            (lambda e, d=done: progress(d + e, config.members * config.epochs))
+            if progress
+            else None
+        )
+        yield i, _fit_member(member, z, t, config, _member_rng(config, i), step)
+
+
+def _member_rng(config: TrainConfig, i: int) -> np.random.Generator:
+    return np.random.default_rng([config.seed, i])
+
+
+def _members_in_workers(
+    model: PriceMLP, z: torch.Tensor, t: torch.Tensor, config: TrainConfig, jobs: int
+) -> Iterator[tuple[int, MemberFit]]:
+    """Each member goes to a worker with its initial weights and comes back trained."""
+    from houseprice.train.workers import in_workers
+
+    tasks = list(enumerate(model.members))
+    fits = in_workers(_fit_in_worker, tasks, jobs, _start_member_worker, (z, t, config), "training")
+    with closing(fits):
+        for (i, member), (state, outcome) in fits:
+            member.load_state_dict(state)  # the parent's own member: the task held a reference
+            yield i, outcome
+
+
+# Set in each worker process by _start_member_worker: the rows travel once per worker.
+_worker_rows: tuple[torch.Tensor, torch.Tensor, TrainConfig] | None = None
+
+
+def _start_member_worker(z: torch.Tensor, t: torch.Tensor, config: TrainConfig) -> None:
+    from houseprice.runtime.signals import detach_worker
+
+    global _worker_rows
+    detach_worker()
+    _worker_rows = (z, t, config)
+
+
+def _fit_in_worker(task: tuple[int, nn.Module]) -> tuple[dict[str, torch.Tensor], MemberFit]:
+    assert _worker_rows is not None, "worker started without _start_member_worker"
+    z, t, config = _worker_rows
+    i, member = task
+    with _single_thread():
+        outcome = _fit_member(member, z, t, config, _member_rng(config, i), None)
+    return member.state_dict(), outcome
 
 
 def _inner_split(

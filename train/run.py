@@ -31,14 +31,15 @@ class HoldoutRun:
 
 
 def train_holdout(
-    data: Dataset, config: TrainConfig, progress: Progress | None = None
+    data: Dataset, config: TrainConfig, progress: Progress | None = None, jobs: int = 1
 ) -> HoldoutRun:
-    """Fit on the training split, score train and test, and package the model with its facts."""
+    """Fit on the training split (members in ``jobs`` processes), score train and test, and
+    package the model with its facts."""
     train_rows, test_rows = holdout_split(
         data.n_rows, config.split, config.test_fraction, config.seed
     )
     x_train, y_train = data.features[train_rows], data.target[train_rows]
-    result = fit(x_train, y_train, config, progress)
+    result = fit(x_train, y_train, config, progress, jobs)
     test_pred = predict(result.model, data.features[test_rows])
     metrics = {
         "split": config.split,

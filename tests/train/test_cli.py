@@ -105,8 +105,8 @@ def test_test_fraction_zero_trains_on_every_row_and_says_so(tmp_path: Path):
         (["--cv", "1"], 2, "--cv needs at least 2 folds"),
         (["--cv", "3", "--repeats", "0"], 2, "--repeats needs at least 1"),
         (["--cv", "3", "--jobs", "-1"], 2, "--jobs needs 0 (one per CPU) or more"),
-        (["--repeats", "3"], 2, "apply to cross-validation: add --cv K"),
-        (["--jobs", "2"], 2, "apply to cross-validation: add --cv K"),
+        (["--repeats", "3"], 2, "--repeats applies to cross-validation: add --cv K"),
+        (["--jobs", "-1"], 2, "--jobs needs 0 (one per CPU) or more"),
         (["--test-fraction", "1"], 2, "test_fraction must be in [0, 1)"),
         (["--lr", "0"], 2, "lr must be in (0, 10]"),
         (["--lr", "1e9"], 2, "lr must be in (0, 10]"),
@@ -215,12 +215,15 @@ def test_sigterm_mid_training_leaves_no_files(tmp_path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_mid_cv_stops_every_worker_and_writes_nothing(tmp_path: Path, signum: int):
+@pytest.mark.parametrize("mode", [["--cv", "5"], ["--test-fraction", "0"]], ids=["cv", "members"])
+def test_a_signal_mid_cv_or_training_stops_every_worker_and_writes_nothing(
+    tmp_path: Path, signum: int, mode: list[str]
+):
     from tests.processes import alive, descendants
 
     out = tmp_path / "out"
     process = subprocess.Popen(
-        [script("hp-train"), "--cv", "5", "--jobs", "2", "--out", str(out), "--quiet"],
+        [script("hp-train"), *mode, "--jobs", "2", "--out", str(out), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline, workers = time.monotonic() + 60, set()
@@ -233,7 +236,7 @@ def test_a_signal_mid_cv_stops_every_worker_and_writes_nothing(tmp_path: Path, s
     _, err = process.communicate(timeout=60)
     assert process.returncode == 128 + signum, err
     assert err.decode() == "hp-train: interrupted; nothing written\n"
-    assert not (out / "cv.json").exists()
+    assert not out.exists() or list(out.iterdir()) == []  # no cv.json, no checkpoint
     deadline = time.monotonic() + 10
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)

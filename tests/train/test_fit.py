@@ -27,6 +27,24 @@ def test_same_seed_gives_bitwise_identical_weights(boston):
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
+def test_members_in_worker_processes_give_the_same_model_bit_for_bit(boston):
+    """--jobs: each member trains in a worker from its initial weights and its own seed; the
+    weights, losses and best epochs are those of the one-process fit, members in their order."""
+    config = TrainConfig(**{**QUICK.to_dict(), "members": 3, "drop": ()})
+    here, there = (fit(boston.features, boston.target, config, jobs=j) for j in (1, 2))
+    first, second = here.model.state_dict(), there.model.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert not torch.equal(first["members.0.0.weight"], first["members.1.0.weight"])
+    assert (here.train_loss, here.val_loss, here.best_epoch) == (
+        there.train_loss,
+        there.val_loss,
+        there.best_epoch,
+    )
+    seen = []
+    fit(boston.features, boston.target, config, lambda d, t: seen.append((d, t)), jobs=2)
+    assert seen == [(15, 45), (30, 45), (45, 45), (45, 45)]  # whole members, then the end
+
+
 def test_another_seed_gives_other_weights(boston):
     first = _state(QUICK, boston)
     other = _state(TrainConfig(**{**QUICK.to_dict(), "seed": 1, "drop": ()}), boston)
