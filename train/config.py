@@ -110,7 +110,7 @@ SEED_RECIPE = TrainConfig(
 # The project's default, chosen on 5-fold CV repeated on 5 shuffles (25 fits per variant; README,
 # "Model quality"): five early-stopped members averaged in one graph, mini-batches, weight decay,
 # a small learning rate with patient early stopping, log1p of the features skewed beyond 0.5 and a
-# log target. About 5 s to train on a 2-core machine (11 s on every row, --test-fraction 0); the
+# log target. About 5 s to train on a 2-core machine (9-10 s on every row, --test-fraction 0); the
 # ONNX file stays under 100 KB.
 DEFAULT_RECIPE = TrainConfig(
     members=5,
