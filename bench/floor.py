@@ -33,10 +33,14 @@ def unfused_candidate(x_batch: np.ndarray) -> Candidate | Row:
     it. Only for models of the bundled data's 13 features."""
     if x_batch.shape[1] != 13:
         return Row(UNFUSED_RUN, "skipped: the reference file takes the bundled data's 13 features")
-    return _bare_run(UNFUSED_REFERENCE, x_batch, UNFUSED_RUN)
+    return _bare_run(UNFUSED_REFERENCE, x_batch, UNFUSED_RUN, lean=False)
 
 
-def _bare_run(model: Path, x_batch: np.ndarray, name: str = FLOOR_RUN) -> Candidate:
+def _bare_run(
+    model: Path, x_batch: np.ndarray, name: str = FLOOR_RUN, lean: bool = True
+) -> Candidate:
+    """One file run bare. ``lean``: called as the runtime calls onnxruntime (the floor's leanest
+    call); otherwise through the public session.run, as issue 12 timed the unfused file."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -44,13 +48,7 @@ def _bare_run(model: Path, x_batch: np.ndarray, name: str = FLOOR_RUN) -> Candid
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     one = x_batch[:1].copy()
     row = Row(name, file_bytes=model.stat().st_size)
-    # The floor calls the compiled session as the runtime does (its leanest call); the unfused
-    # reference is session.run as issue 12 timed it.
-    run = (
-        session_runner(session)
-        if name == FLOOR_RUN
-        else lambda x: session.run(["price"], {"features": x})[0]
-    )
+    run = session_runner(session) if lean else lambda x: session.run(["price"], {"features": x})[0]
     return Candidate(row, lambda: run(one), run)
 
 
