@@ -238,8 +238,8 @@ class LeanAdam:
     def step(self) -> None:
         grads = [p.grad for p in self.params]
         adam_update(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps,
-                              fused=True, amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
-                              weight_decay=self.weight_decay, eps=1e-8, maximize=False)  # fmt: skip
+                    fused=True, amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
+                    weight_decay=self.weight_decay, eps=1e-8, maximize=False)  # fmt: skip
 
 
 def _lean_forward(member: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
