@@ -66,7 +66,8 @@ def _numpy_arithmetic(checkpoint: Path, x_batch: np.ndarray) -> Candidate | Row:
         fused = FusedPriceMLP(load_checkpoint(checkpoint).model)
     except Exception as exc:  # a missing or broken checkpoint only fails its own row
         return Row(FLOOR_NUMPY, f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:80]}")
-    forward = _arithmetic({k: v.numpy() for k, v in fused.state_dict().items()}, fused.log_target)
+    weights = {k: v.numpy() for k, v in fused.state_dict().items()}
+    forward = _arithmetic(weights, fused.n_logged, fused.log_target)
     threadpool_limits(1)  # like every other row, one thread (for the rest of this process)
 
     def batch(x: np.ndarray) -> np.ndarray:
@@ -79,15 +80,16 @@ def _numpy_arithmetic(checkpoint: Path, x_batch: np.ndarray) -> Candidate | Row:
     return Candidate(Row(FLOOR_NUMPY), lambda: forward(one), batch)
 
 
-def _arithmetic(weights: dict[str, np.ndarray], log_target: bool) -> Any:
-    # numpy's best form of the same arithmetic: log1p on the logged columns only, in place.
-    logged = np.flatnonzero(weights["log_mask"])
+def _arithmetic(weights: dict[str, np.ndarray], n_logged: int, log_target: bool) -> Any:
+    # numpy's best form of the same arithmetic: the fused column order (logged columns first, as
+    # the selection's one-hot rows say), log1p on the logged ones only, in place.
+    order = weights["select"][:-1].argmax(axis=1)
     w1, b1 = weights["w1t"][:-1].copy(), weights["w1t"][-1]  # the ones column's row is the bias
     w2, b2 = weights["w2"][0], weights["b2"][0]
 
     def forward(x: np.ndarray) -> np.ndarray:
-        z = x.copy()
-        z[:, logged] = np.log1p(np.maximum(x[:, logged], 0))
+        z = x[:, order]
+        z[:, :n_logged] = np.log1p(np.maximum(z[:, :n_logged], 0))
         y = np.maximum(z @ w1 + b1, 0) @ w2 + b2
         return np.exp(y) if log_target else y
 

@@ -18,8 +18,8 @@ CONFIG_NAME = "required_operators.config"
 def export_ort(onnx_bytes: bytes) -> tuple[bytes, bytes]:
     """(ORT-format model, required_operators.config text), converted with the 'Runtime' style:
     the graph keeps plain ONNX operators, so NNAPI or CoreML can still take its nodes, and the
-    CPU provider's fusions (Gemm+Relu) are saved to be replayed at load. (The 'Fixed' style
-    would bake in com.microsoft FusedGemm, which no mobile provider runs.)"""
+    CPU provider's fusions, if any, are saved to be replayed at load. (The 'Fixed' style would
+    bake in contrib operators such as com.microsoft FusedGemm, which no mobile provider runs.)"""
     from onnxruntime.tools.convert_onnx_models_to_ort import (
         OptimizationStyle,
         convert_onnx_models_to_ort,

@@ -14,7 +14,8 @@ from houseprice.train.checkpoint import load_checkpoint
 
 def test_the_numpy_floor_prices_as_the_runtime_does(exported):
     fused = FusedPriceMLP(load_checkpoint(exported.checkpoint).model)
-    forward = _arithmetic({k: v.numpy() for k, v in fused.state_dict().items()}, fused.log_target)
+    weights = {k: v.numpy() for k, v in fused.state_dict().items()}
+    forward = _arithmetic(weights, fused.n_logged, fused.log_target)
     x = load_dataset().features.astype(np.float32)
     expected = Predictor.load(exported.onnx).predict_array(x)
     np.testing.assert_allclose(forward(x), expected, rtol=1e-5)

@@ -181,28 +181,25 @@ def test_onnx_ensemble_output_is_the_mean_of_its_members_in_pytorch(exported):
 
 @pytest.mark.parametrize("logged", ["none", "some", "all"])
 def test_the_fused_module_is_the_unfused_model_whichever_columns_are_logged(logged):
-    """The selection of each column's form (raw or log1p) is exact, and the graph has only the
-    nodes the model needs: no log without logged columns, no selection when every column is."""
+    """The first Gemm's reordering is exact: [x_logged + 1, x_raw, 1] bit for bit, whose log of
+    the first part is log(max(x, 0) + 1) exactly; and the weights follow the new order."""
     torch.manual_seed(0)
     model = PriceMLP(4, 8, 3, log_target=True)
     x = torch.rand(64, 4) * torch.tensor([1.0, 50.0, 3.0, 200.0]) - 0.5  # negatives clamp to 0
     model.set_scaling(x, torch.rand(64) + 2, standardize=True)
-    model.log_mask[:] = torch.tensor(
-        {"none": [0.0] * 4, "some": [1.0, 0, 1, 0], "all": [1.0] * 4}[logged]
-    )
+    mask = {"none": [0.0] * 4, "some": [0.0, 1, 0, 1], "all": [1.0] * 4}[logged]
+    model.log_mask[:] = torch.tensor(mask)
     fused = FusedPriceMLP(model).eval()
+    is_logged = model.log_mask > 0
     with torch.no_grad():
         np.testing.assert_allclose(fused(x).numpy(), model(x).numpy(), rtol=2e-6)
-        if logged == "some":  # the selected input is exactly each column's own form
-            both = torch.cat([x, torch.log1p(x.clamp(min=0))], dim=1)
-            selected = torch.nn.functional.linear(both, fused.select, fused.ones_column)
-            expected = torch.where(model.log_mask > 0, torch.log1p(x.clamp(min=0)), x)
-            assert torch.equal(selected, torch.cat([expected, torch.ones(64, 1)], dim=1))
-    assert (fused.any_logged, fused.all_logged) == {
-        "none": (False, False),
-        "some": (True, False),
-        "all": (True, True),
-    }[logged]
+        z = torch.nn.functional.linear(x, fused.select, fused.offset)
+        expected = torch.cat([x[:, is_logged] + 1, x[:, ~is_logged], torch.ones(64, 1)], dim=1)
+        assert torch.equal(z, expected)
+        k = fused.n_logged
+        logs = torch.log(torch.clamp(x[:, is_logged], min=0) + 1)
+        assert torch.equal(torch.log(torch.clamp(z[:, :k], min=1.0)), logs)
+    assert k == sum(mask)
 
 
 def test_the_fused_graph_is_one_nnapi_partition_with_fixed_shapes(exported, tmp_path):
