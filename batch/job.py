@@ -69,7 +69,7 @@ def run_batch(config: BatchConfig, client: Any) -> BatchResult:
         summary = _compute(client, written, sources, columns, config.progress)
         _put_in_place(staging, config.output)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
     ranges = check.fresh()
     for row in summary.sort_values("partition").itertuples(index=False):
         ranges.merge(_partition_ranges(row, check))
@@ -127,6 +127,21 @@ def _staging_folder(output: Path) -> Path:
     except OSError as exc:
         raise OutputError(f"{output}: cannot write beside it ({exc.strerror})") from None
     return staging
+
+
+def _discard(staging: Path) -> None:
+    """Remove what is left of the staging folder (nothing once it was put in place). After a
+    failure, tasks on other workers may still be running: cancelling a future does not stop a
+    running task. Renamed first, the folder is gone from the path those tasks write to, so none
+    can add a file while it is being removed (one did, leaving the folder behind)."""
+    doomed = staging.with_name(staging.name + ".discard")
+    try:
+        os.rename(staging, doomed)
+    except FileNotFoundError:  # put in place
+        return
+    except OSError:
+        doomed = staging
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _put_in_place(staging: Path, output: Path) -> None:

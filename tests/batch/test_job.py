@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from houseprice.batch import job as job_module
 from houseprice.batch.job import BatchConfig, run_batch
 from houseprice.data import load_dataset
 from houseprice.runtime.errors import InputError, ModelError, OutputError
@@ -161,6 +162,25 @@ def test_a_bad_partition_names_its_file_and_row_and_nothing_is_written(
         run_batch(job(exported, source, tmp_path / "out"), client)
     assert message in str(caught.value) and "\n" not in str(caught.value), caught.value
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no OUTPUT, no staging folder
+
+
+def test_a_task_still_running_after_a_failure_cannot_leave_files(tmp_path, monkeypatch):
+    """The interleaving that left a staging folder behind once: another worker's task creates its
+    part file after the cleanup emptied the folder and before it removed it (Dask does not stop a
+    running task when the job fails). Replayed here at exactly that point."""
+    staging = job_module._staging_folder(tmp_path / "out")
+    (staging / "part.00000.parquet").write_bytes(b"written before the failure")
+    real_rmdir, late = os.rmdir, []
+
+    def a_task_writes_first(path, *args, **kwargs):
+        with contextlib.suppress(FileNotFoundError):  # the folder it writes to is gone
+            (staging / "part.00003.parquet.partial").write_bytes(b"late")
+            late.append(path)
+        return real_rmdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rmdir", a_task_writes_first)
+    job_module._discard(staging)
+    assert list(tmp_path.iterdir()) == [] and late == []
 
 
 def test_an_existing_output_is_replaced_only_by_a_whole_job(client, exported, predictor, tmp_path):
