@@ -1,5 +1,6 @@
 """How many rows per `session.run` price a large input fastest: the measurement behind
-`runtime.predictor.BLOCK_ROWS`. Rounds interleave the block sizes; medians.
+`runtime.predictor.BLOCK_ROWS`. Rounds interleave the block sizes; medians. The answer depends on
+the CPU (its caches and onnxruntime's kernels for it): rerun it on the machine you deploy to.
 
 Run as: python -m houseprice.bench.blocks MODEL [ROUNDS]
 """
@@ -11,7 +12,7 @@ import time
 
 import numpy as np
 
-SIZES = (256, 1024, 2048, 4096, 8192, 16384, 65536)
+SIZES = (128, 256, 512, 1024, 2048, 4096, 8192, 65536)
 ROWS = 65536
 
 

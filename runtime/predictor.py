@@ -182,10 +182,12 @@ class Predictor:
 
 
 # Rows per session.run for large inputs, by measurement (`python -m houseprice.bench.blocks`,
-# README "Cache-sized blocks"): on the fused export (one 500-wide hidden layer) blocks of 1,024
-# to 4,096 rows price fastest and 8,192 already falls off; one 65,536-row run is 2-2.5x slower,
-# its 131 MB of hidden activations far beyond the cache.
-BLOCK_ROWS = 2048
+# README "Cache-sized blocks"). The best size depends on the CPU: on an Intel Xeon with AVX-512 and
+# 2 MB of L2 per core, 256-512 rows price fastest (a 512-row block's 500-wide hidden activations,
+# 1 MB, stay in L2) and 2,048 rows are ~35% slower; on an AMD EPYC (Zen 3) 2,048 was best, 1,024
+# 2.5% and 256 12% slower (per-call overhead outweighed the cache there), so 512 costs at most 12%
+# on the one and saves ~35% on the other. One 65,536-row run is 2-5x slower than the best block.
+BLOCK_ROWS = 512
 
 
 def _all_finite(a: np.ndarray) -> bool:
