@@ -39,8 +39,9 @@ def test_predict_one_many_and_array_agree(predictor, boston):
     many = predictor.predict(houses)
     array = predictor.predict_array(boston.features[:5])
     assert one.shape == (1,) and many.shape == (5,) and many.dtype == np.float32
-    np.testing.assert_array_equal(many, array)
-    assert one[0] == many[0]
+    np.testing.assert_array_equal(many, array)  # the same 5 rows: the same batch, the same bits
+    # one row against five: onnxruntime may round a row differently by batch size
+    assert one[0] == pytest.approx(many[0], rel=1e-6)
 
 
 def test_names_match_case_insensitively_in_any_order(predictor, boston):
