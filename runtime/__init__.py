@@ -11,6 +11,7 @@ from houseprice.runtime._version import __version__
 from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 from houseprice.runtime.errors import (
     InputError,
+    MalformedInputError,
     ModelError,
     OutputError,
     RuntimeErrorBase,
@@ -24,6 +25,7 @@ __all__ = [
     "INPUT_NAME",
     "OUTPUT_NAME",
     "InputError",
+    "MalformedInputError",
     "ModelError",
     "ModelInfo",
     "OutputError",

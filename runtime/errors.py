@@ -15,6 +15,12 @@ class InputError(RuntimeErrorBase):
     range): that price is never returned."""
 
 
+class MalformedInputError(InputError):
+    """No house can be read from the input at all: it is empty, not UTF-8, or not well-formed JSON,
+    JSON Lines or CSV. (hp-serve answers it with 400, other InputErrors with 422: a typed
+    distinction, since a message quotes the client's own text.)"""
+
+
 class OutputError(RuntimeErrorBase):
     """The output (a file, stdout, or the temporary spool) cannot be written; nothing was
     committed."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
-from houseprice.runtime.errors import InputError, WorkerError
+from houseprice.runtime.errors import MalformedInputError, WorkerError
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.readers import CHUNK_ROWS, Format, RawChunk, open_source, parse_jsonl_chunk
 from houseprice.runtime.validate import RangeCheck, RangeReport
@@ -48,7 +48,7 @@ def infer_stream(
             ranges.merge(priced.ranges)
             summary.houses += priced.houses
         if summary.houses == 0:
-            raise InputError(f"{name}: empty input, no houses")
+            raise MalformedInputError(f"{name}: empty input, no houses")
     else:
         writer = PriceWriter(sink, opened.format, opened.csv_header)
         for batch in opened.batches or ():

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from houseprice.runtime.errors import InputError
+from houseprice.runtime.errors import InputError, MalformedInputError
 from houseprice.runtime.validate import (
     Locate,
     Schema,
@@ -123,7 +123,7 @@ def detect_format(name: str, first_line: bytes, stream: BinaryIO) -> Format:
             return Format.json
         return Format.jsonl if _more_content(stream) else Format.json
     if not head:
-        raise InputError(f"{name}: empty input, no houses")
+        raise MalformedInputError(f"{name}: empty input, no houses")
     return Format.csv
 
 
@@ -137,11 +137,11 @@ def _decode(data: bytes, name: str, line_offset: int = 0) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = line_offset + data.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"{name}:{line}: not UTF-8 text") from None
+        raise MalformedInputError(f"{name}:{line}: not UTF-8 text") from None
 
 
-def _json_error(name: str, exc: json.JSONDecodeError, line_offset: int = 0) -> InputError:
-    return InputError(
+def _json_error(name: str, exc: json.JSONDecodeError, line_offset: int = 0) -> MalformedInputError:
+    return MalformedInputError(
         f"{name}:{exc.lineno + line_offset}: malformed JSON: {exc.msg} (column {exc.colno})"
     )
 
@@ -149,21 +149,21 @@ def _json_error(name: str, exc: json.JSONDecodeError, line_offset: int = 0) -> I
 def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Iterator[Batch]:
     text = _decode(data, name)
     if not text.strip():
-        raise InputError(f"{name}: empty input, no houses")
+        raise MalformedInputError(f"{name}: empty input, no houses")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         error = _json_error(name, exc)
         if exc.msg == "Extra data" and exc.lineno > 1 and exc.colno == 1:
-            error = InputError(
+            error = MalformedInputError(
                 f"{error}; this looks like JSON Lines (one object per line): name the file "
                 ".jsonl or pass --format jsonl"
             )
         raise error from None
     except RecursionError:
-        raise InputError(f"{name}: JSON nested too deeply") from None
+        raise MalformedInputError(f"{name}: JSON nested too deeply") from None
     except ValueError as exc:  # json's own limit: an integer of over 4,300 digits
-        raise InputError(f"{name}: unreadable JSON number ({_first_words(exc)})") from None
+        raise MalformedInputError(f"{name}: unreadable JSON number ({_first_words(exc)})") from None
     value = _flag_repeated_keys(value, text)
     if isinstance(value, dict):
         yield Batch(
@@ -171,11 +171,11 @@ def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Itera
         )
     elif isinstance(value, list):
         if not value:
-            raise InputError(f"{name}: empty array, no houses")
+            raise MalformedInputError(f"{name}: empty array, no houses")
         locate = lambda i: f"{name}: $[{i}]"  # noqa: E731
         yield Batch(records_to_array(value, schema, locate, coerce), locate)
     else:
-        raise InputError(
+        raise MalformedInputError(
             f"{name}: expected a JSON object or an array of objects, got {type(value).__name__}"
         )
 
@@ -243,13 +243,15 @@ def parse_jsonl_chunk(chunk: RawChunk, name: str, schema: Schema, coerce: bool) 
         try:
             records.append(json.loads(line, object_pairs_hook=object_pairs))
         except json.JSONDecodeError as exc:
-            raise InputError(
+            raise MalformedInputError(
                 f"{locate(i)}: malformed JSON: {exc.msg} (column {exc.colno})"
             ) from None
         except RecursionError:
-            raise InputError(f"{locate(i)}: JSON nested too deeply") from None
+            raise MalformedInputError(f"{locate(i)}: JSON nested too deeply") from None
         except ValueError as exc:  # json's own limit: an integer of over 4,300 digits
-            raise InputError(f"{locate(i)}: unreadable JSON number ({_first_words(exc)})") from None
+            raise MalformedInputError(
+                f"{locate(i)}: unreadable JSON number ({_first_words(exc)})"
+            ) from None
     return Batch(records_to_array(records, schema, locate, coerce), locate)
 
 
@@ -292,7 +294,7 @@ def _csv_source(
     while header is not None and not any(c.strip() for c in header):  # blank lines first
         header = _csv_next(reader, name)
     if header is None:
-        raise InputError(f"{name}: empty input, no header row and no houses")
+        raise MalformedInputError(f"{name}: empty input, no header row and no houses")
     order = _csv_columns(header, schema, name)
     return header, _csv_batches(reader, header, order, name, schema, chunk_rows)
 
@@ -334,7 +336,7 @@ def _csv_batches(
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue  # blank line
             if len(row) != len(header):
-                raise InputError(
+                raise MalformedInputError(
                     f"{name}:{reader.line_num}: {len(row)} values, the header has {len(header)}"
                 )
             rows.append(row)
@@ -345,7 +347,7 @@ def _csv_batches(
         houses += len(rows)
         yield Batch(_csv_array(rows, order, schema, locate), locate, csv_rows=rows)
     if houses == 0:
-        raise InputError(f"{name}: a header row but no houses")
+        raise MalformedInputError(f"{name}: a header row but no houses")
 
 
 def _csv_next(reader: CsvReader, name: str) -> list[str] | None:
@@ -354,7 +356,7 @@ def _csv_next(reader: CsvReader, name: str) -> list[str] | None:
     except StopIteration:
         return None
     except csv.Error as exc:
-        raise InputError(f"{name}:{reader.line_num}: malformed CSV: {exc}") from None
+        raise MalformedInputError(f"{name}:{reader.line_num}: malformed CSV: {exc}") from None
 
 
 def _csv_array(
@@ -395,7 +397,7 @@ class _Utf8Lines:
         try:
             return self._decoder.decode(raw)
         except UnicodeDecodeError as exc:
-            raise InputError(
+            raise MalformedInputError(
                 f"{self._name}:{self.line}: not UTF-8 text (byte {exc.start} of the line)"
             ) from None
 

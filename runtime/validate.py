@@ -136,8 +136,8 @@ def _number(value: Any, where: str, coerce: bool) -> float:
             raise InputError(f"{where}: {show(value)} is not a number") from None
     elif kind is str:
         raise InputError(
-            f"{where}: expected a number, got the string {show(value)} (pass --coerce to accept "
-            "numbers written as strings)"
+            f"{where}: expected a number, got the string {show(value)} (to accept numbers written "
+            "as strings: hp-infer --coerce, ?coerce=true over HTTP, coerce=True in Python)"
         )
     else:
         raise InputError(f"{where}: expected a number, got {_json_type(value)}")

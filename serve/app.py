@@ -137,7 +137,7 @@ def create_app(
                 price() if len(body) <= config.inline_bytes else await run_in_threadpool(price)
             )
         except InputError as exc:
-            status, content = input_error_body(str(exc), model.predictor.feature_names)
+            status, content = input_error_body(exc, model.predictor.feature_names)
             return JSONResponse(content, status_code=status)
         metrics.houses.inc(summary.houses)
         headers = {}

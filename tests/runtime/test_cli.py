@@ -108,7 +108,10 @@ def _with(**change) -> bytes:
             "<stdin>: missing feature RM",
         ),
         (_with(GARDEN=1), "<stdin>: unknown feature 'GARDEN'"),
-        (_with(RM="6.5"), "<stdin>: RM: expected a number, got the string '6.5' (pass --coerce"),
+        (
+            _with(RM="6.5"),
+            "<stdin>: RM: expected a number, got the string '6.5' (to accept numbers written as strings: hp-infer --coerce,",
+        ),
         (_with(RM=True), "RM: expected a number, got a boolean"),
         (_with(RM=None), "RM: expected a number, got null"),
         (_with(RM={"v": 6}), "RM: expected a number, got an object"),

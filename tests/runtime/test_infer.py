@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from houseprice.data import load_dataset
-from houseprice.runtime import InputError, uniform_lines
+from houseprice.runtime import InputError, MalformedInputError, uniform_lines
 from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.readers import Format, wrap_text
@@ -139,26 +139,30 @@ def test_two_objects_on_one_line_is_an_error(predictor, houses):
 
 
 @pytest.mark.parametrize(
-    ("data", "name", "message"),
+    ("data", "name", "message", "malformed"),
     [
-        (b"", "in", "empty input"),
-        (b"  \n\n", "in", "empty input"),
-        (b"[]", "in", "empty array"),
-        (b"42", "in.json", "expected a JSON object or an array"),
-        (b'{"CRIM": 1,', "in", "in:1: malformed JSON"),
-        (b'[{"CRIM": 1}, 3]', "in", r"\$\[0\]: missing feature ZN"),
-        (b"[1]", "in", r"\$\[0\]: expected an object of feature values, got int"),
-        (b'{"CRIM": \xff}', "in", "not UTF-8"),
-        (b"CRIM,ZN\n1,2\n", "in.csv", "in.csv:1: missing column INDUS"),
-        (b"CRIM,GARDEN\n1,2\n", "in.csv", "in.csv:1: unknown column 'GARDEN'"),
-        (b"a\n", "in.csv", "unknown column 'a'"),
-        (b'"unclosed\n', "in.csv", "malformed CSV"),
-        (b"CRIM,CRIM\n", "in.csv", "appears twice"),
+        (b"", "in", "empty input", True),
+        (b"  \n\n", "in", "empty input", True),
+        (b"[]", "in", "empty array", True),
+        (b"42", "in.json", "expected a JSON object or an array", True),
+        (b'{"CRIM": 1,', "in", "in:1: malformed JSON", True),
+        (b'{"CRIM": [[[[' * 100_000, "in", "nested too deeply", True),
+        (b'[{"CRIM": 1}, 3]', "in", r"\$\[0\]: missing feature ZN", False),
+        (b"[1]", "in", r"\$\[0\]: expected an object of feature values, got int", False),
+        (b'{"CRIM": \xff}', "in", "not UTF-8", True),
+        (b'{"CRIM": "malformed JSON"}', "in", "CRIM: expected a number", False),
+        (b"CRIM,ZN\n1,2\n", "in.csv", "in.csv:1: missing column INDUS", False),
+        (b"CRIM,GARDEN\n1,2\n", "in.csv", "in.csv:1: unknown column 'GARDEN'", False),
+        (b"a\n", "in.csv", "unknown column 'a'", False),
+        (b'"unclosed\n', "in.csv", "malformed CSV", True),
+        (b"CRIM,CRIM\n", "in.csv", "appears twice", False),
     ],
 )
-def test_input_errors(predictor, data, name, message):
-    with pytest.raises(InputError, match=message):
+def test_input_errors(predictor, data, name, message, malformed):
+    """Malformed input (no house can be read) is its own type: hp-serve answers it 400, not 422."""
+    with pytest.raises(InputError, match=message) as caught:
         _run(predictor, data, name)
+    assert isinstance(caught.value, MalformedInputError) is malformed
 
 
 def test_csv_cell_errors(predictor, houses):
@@ -166,9 +170,9 @@ def test_csv_cell_errors(predictor, houses):
     data[3] = data[3].replace(data[3].split(",")[5], "six", 1)
     with pytest.raises(InputError, match=r"^x.csv:4: RM: 'six' is not a number"):
         _run(predictor, ("\n".join(data) + "\n").encode(), "x.csv")
-    with pytest.raises(InputError, match=r"^x.csv:3: 2 values, the header has 13"):
+    with pytest.raises(MalformedInputError, match=r"^x.csv:3: 2 values, the header has 13"):
         _run(predictor, _csv(houses[:1]) + b"1,2\n", "x.csv")
-    with pytest.raises(InputError, match="a header row but no houses"):
+    with pytest.raises(MalformedInputError, match="a header row but no houses"):
         _run(predictor, _csv(houses[:1]).splitlines()[0] + b"\n", "x.csv")
     nan = _csv(houses[:2]).replace(b"\r\n", b"\n").splitlines()
     nan[2] = b"nan" + nan[2][nan[2].index(b",") :]

@@ -134,6 +134,8 @@ def test_every_input_shape_answers_as_hp_infer_does(server, exported, tmp_path, 
         (b"", "application/json", 400, None, None),
         (b"\xff\xfe", "text/csv", 400, "line 1", None),
         (b'{"CRIM": "x"}', "application/json", 422, None, "CRIM"),
+        (b'{"CRIM": "malformed JSON"}', "application/json", 422, None, "CRIM"),  # the text lies
+        (b'{"CRIM": "empty input"}\n', "application/x-ndjson", 422, "line 1", "CRIM"),
         (b'[{"CRIM": 1}]', "application/json", 422, "$[0]", None),
         (b"CRIM\n1\n", "text/csv", 422, "line 1", None),
         (json.dumps({**json.loads((EXAMPLES / "house.json").read_text()), "RM": None}).encode() + b"\n" * 2
