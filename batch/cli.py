@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from houseprice.runtime.cli_support import (
     EXIT_SERVER,
+    EXIT_USAGE,
     OneLineParser,
     cpu_count,
     fail,
@@ -32,6 +35,12 @@ def _margin(text: str) -> float:
     return value
 
 
+def _folder(text: str) -> Path:
+    if not text.strip():  # Path("") would be ".", the current folder
+        raise argparse.ArgumentTypeError("OUTPUT must not be empty")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Price every house in Parquet or CSV partitions on a Dask cluster.",
                            epilog="exit codes: 1 bad input (the file and row are named), 2 bad usage, 3 bad model, "
@@ -43,8 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "output",
         metavar="OUTPUT",
-        type=Path,
-        help="folder for the priced partitions (replaced if it exists)",
+        type=_folder,
+        help="folder for the priced partitions; an existing one is replaced only if it is empty "
+        "or was written by hp-batch (see --overwrite), never if it holds or lies in INPUT",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT even if it holds files hp-batch did not write",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="let Dask's own log lines (worker errors, warnings) through to stderr",
     )
     parser.add_argument(
         "--model",
@@ -84,14 +104,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     from houseprice.runtime.signals import raise_on_signals
 
     raise_on_signals()
+    written: list[Path] = []  # OUTPUT, once it has been put in place
     try:
-        _main(argv)
+        _main(argv, written)
     except Interrupted as exc:
-        sys.stderr.write(f"{PROG}: interrupted; nothing written\n")
+        what = f"after writing {written[0]}" if written else "; nothing written"
+        sys.stderr.write(f"{PROG}: interrupted{' ' if written else ''}{what}\n")
         raise SystemExit(exc.exit_code) from None
 
 
-def _main(argv: Sequence[str] | None) -> None:
+def _main(argv: Sequence[str] | None, written: list[Path]) -> None:
     args = build_parser().parse_args(argv)
     if not args.price_column.strip():
         fail(PROG, "--price-column must not be empty", 2)
@@ -101,16 +123,19 @@ def _main(argv: Sequence[str] | None) -> None:
         import pyarrow  # noqa: F401
     except ImportError as exc:
         missing_extra(PROG, exc.name or "dask", "dask")
-    from houseprice.batch.errors import ClusterError
-    from houseprice.batch.job import BatchConfig, run_batch
+    from houseprice.batch.errors import ClusterError, OutputRefused
+    from houseprice.batch.job import BatchConfig, plan_batch, run_batch
     from houseprice.runtime.errors import InputError, ModelError, OutputError
 
     config = BatchConfig(input=args.input, output=args.output, model=args.model, format=args.format,
                          price_column=args.price_column, margin=args.margin,
-                         progress=sys.stderr.isatty())  # fmt: skip
+                         progress=sys.stderr.isatty(), overwrite=args.overwrite)  # fmt: skip
     try:
+        plan = plan_batch(config)  # refusals cost no cluster start
         with _cluster(args) as client:
-            result = run_batch(config, client)
+            result = run_batch(plan, client, on_written=lambda: written.append(args.output))
+    except OutputRefused as exc:
+        fail(PROG, str(exc), EXIT_USAGE)
     except (InputError, ModelError, OutputError) as exc:
         fail_with(PROG, exc)
     except ClusterError as exc:
@@ -130,6 +155,7 @@ class _cluster:
         self.client: Any = None
 
     def __enter__(self) -> Any:
+        import contextlib
         import logging
 
         from distributed import Client, LocalCluster
@@ -146,9 +172,15 @@ class _cluster:
             return self.client
         # No dashboard (no port to collide with, nothing listening beyond the job), quiet logs,
         # one thread per worker process: onnxruntime and pandas use the process's core.
-        self.cluster = LocalCluster(n_workers=self.args.local_workers or cpu_count(), threads_per_worker=1,
-                                    processes=True, dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
-        self.client = Client(self.cluster)
+        quiet = logging.WARNING if self.args.verbose else logging.CRITICAL
+        try:
+            with contextlib.nullcontext() if self.args.verbose else _children_silenced():
+                self.cluster = LocalCluster(n_workers=self.args.local_workers or cpu_count(), threads_per_worker=1,
+                                            processes=True, dashboard_address=None, silence_logs=quiet)  # fmt: skip
+                self.client = Client(self.cluster)
+        except BaseException:
+            self.__exit__()
+            raise
         return self.client
 
     def __exit__(self, *exc: object) -> None:
@@ -156,3 +188,20 @@ class _cluster:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+@contextlib.contextmanager
+def _children_silenced() -> Iterator[None]:
+    """Processes started in the block get /dev/null as stderr. The workers' errors reach the
+    user as the job's one-line error (a task's exception travels back to the client); what they
+    would print themselves (Dask's log lines, the traceback of a worker stopped by a terminal's
+    Ctrl-C, which the whole process group receives) is noise, shown only with --verbose."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

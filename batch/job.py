@@ -10,10 +10,9 @@ the same part file; the client sees one result per partition).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,14 @@ import numpy as np
 import pandas as pd
 
 from houseprice.batch.errors import ClusterError
-from houseprice.batch.score import Columns, prepare, price_frame, where, worker_predictor
-from houseprice.batch.sources import Sources, diagnose, find_sources
+from houseprice.batch.layout import FilePlan, Layout, first_line, lay_out, read_partition
+from houseprice.batch.output import check_output, discard, make_staging, put_in_place, write_marker
+from houseprice.batch.score import features, send_model, worker_predictor
+from houseprice.batch.sources import find_sources
+from houseprice.runtime._version import __version__
 from houseprice.runtime.errors import InputError, ModelError, OutputError
 from houseprice.runtime.predictor import Predictor
+from houseprice.runtime.signals import signals_held
 from houseprice.runtime.validate import RangeCheck, RangeReport
 
 SLICE_ROWS = 65_536  # rows priced and written at a time; also the Parquet row-group size
@@ -40,6 +43,7 @@ class BatchConfig:
     price_column: str = "price"
     margin: float = 0.1  # extrapolation warnings beyond this fraction of a feature's span
     progress: bool = False  # Dask's progress bar on stderr
+    overwrite: bool = False  # replace an OUTPUT folder that hp-batch did not write
 
 
 @dataclass
@@ -50,43 +54,67 @@ class BatchResult:
     out_of_range: list[RangeReport] = field(default_factory=list)
 
 
-def run_batch(config: BatchConfig, client: Any) -> BatchResult:
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a job was checked to be before any cluster work: its files laid out, its model
+    loaded, and OUTPUT's real path."""
+
+    config: BatchConfig
+    output: Path
+    predictor: Predictor
+    layout: Layout
+
+
+def plan_batch(config: BatchConfig) -> BatchPlan:
+    """Every check that needs no cluster, in the order a user fixes things: the input, OUTPUT
+    (refused if replacing it could destroy data), the model, every file's columns."""
     sources = find_sources(config.input)
+    real = check_output(config.output, sources.local_paths(), config.overwrite)
     predictor = Predictor.load(config.model)
-    staging = _staging_folder(config.output)
+    return BatchPlan(config, real, predictor, lay_out(sources, predictor.feature_names,
+                                                      config.price_column))  # fmt: skip
+
+
+def run_batch(
+    config: BatchConfig | BatchPlan, client: Any, on_written: Callable[[], None] | None = None
+) -> BatchResult:
+    """Price every partition into a staging folder beside OUTPUT, then put it in place.
+    ``on_written`` is called the moment OUTPUT is replaced, with SIGINT and SIGTERM held, so a
+    caller interrupted afterwards can tell the truth about what was written."""
+    start = time.perf_counter()
+    plan = config if isinstance(config, BatchPlan) else plan_batch(config)
+    predictor, layout = plan.predictor, plan.layout
+    staging = make_staging(plan.output)
     try:
-        ddf = _read(sources, predictor)
-        columns, plugin = prepare(ddf, predictor, client, config.price_column)
         info = predictor.info
-        check = RangeCheck(predictor.schema, info.feature_min, info.feature_max, config.margin)
-        # Partition i is file i (one partition per file); should a Dask version fuse or split
-        # them, errors name the partition instead of a wrong file.
-        names = sources.files if ddf.npartitions == len(sources.files) else ()
-        task = _PartitionTask(str(staging), config.format, columns, check, plugin, names)
-        written = ddf.map_partitions(task, meta=_summary_meta(predictor.schema.width),
-                                     enforce_metadata=False)  # fmt: skip
-        summary = _compute(client, written, sources, columns, config.progress)
-        _put_in_place(staging, config.output)
+        check = RangeCheck(predictor.schema, info.feature_min, info.feature_max, plan.config.margin)
+        task = _PartitionTask(str(staging), plan.config.format, layout, check,
+                              send_model(predictor, client))  # fmt: skip
+        summary = _compute(
+            client, _graph(task, layout, predictor.schema.width), plan.config.progress
+        )
+        rows = int(summary["rows"].sum())
+        write_marker(staging, {"version": __version__, "rows": rows, "partitions": len(summary)})
+        with signals_held():
+            put_in_place(staging, plan.output)
+            if on_written is not None:
+                on_written()
     finally:
-        _discard(staging)
+        discard(staging)
     ranges = check.fresh()
     for row in summary.sort_values("partition").itertuples(index=False):
         ranges.merge(_partition_ranges(row, check))
-    return BatchResult(int(summary["rows"].sum()), len(summary), time.perf_counter() - start,
-                       ranges.reports())  # fmt: skip
+    return BatchResult(rows, len(summary), time.perf_counter() - start, ranges.reports())
 
 
-def _read(sources: Sources, predictor: Predictor) -> Any:
-    try:
-        return sources.read()
-    except Exception as exc:  # a reader error of any type: name the file
-        raise diagnose(sources, predictor.feature_names, exc) from None
+def _graph(task: _PartitionTask, layout: Layout, width: int) -> Any:
+    """One partition per file, each read, priced and written by one task."""
+    import dask.dataframe as dd
+
+    return dd.from_map(task, layout.plans, meta=_summary_meta(width), enforce_metadata=False)
 
 
-def _compute(
-    client: Any, written: Any, sources: Sources, columns: Columns, progress: bool
-) -> pd.DataFrame:
+def _compute(client: Any, written: Any, progress: bool) -> pd.DataFrame:
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
@@ -108,56 +136,12 @@ def _compute(
         raise ClusterError(
             "the cluster cancelled the job (scheduler lost?); nothing was written"
         ) from None
-    except (ValueError, TypeError, KeyError, OSError) as exc:  # a reader's error in a task
-        raise diagnose(sources, columns.features, exc) from None
+    except Exception as exc:  # not ours: a task failed in a way no check foresaw
+        raise ClusterError(
+            f"a task failed ({type(exc).__name__}: {first_line(exc)}); nothing was written"
+        ) from None
     finally:
         future.cancel()
-
-
-def _staging_folder(output: Path) -> Path:
-    """A new folder beside OUTPUT (same filesystem, so the final rename is atomic)."""
-    if output.exists() and not output.is_dir():
-        raise OutputError(f"{output}: exists and is not a folder")
-    parent = output.absolute().parent
-    if not parent.is_dir():
-        raise OutputError(f"{output}: the folder {parent} does not exist")
-    staging = parent / f".{output.name}.hp-batch-{uuid.uuid4().hex[:8]}"
-    try:
-        staging.mkdir()
-    except OSError as exc:
-        raise OutputError(f"{output}: cannot write beside it ({exc.strerror})") from None
-    return staging
-
-
-def _discard(staging: Path) -> None:
-    """Remove what is left of the staging folder (nothing once it was put in place). After a
-    failure, tasks on other workers may still be running: cancelling a future does not stop a
-    running task. Renamed first, the folder is gone from the path those tasks write to, so none
-    can add a file while it is being removed (one did, leaving the folder behind)."""
-    doomed = staging.with_name(staging.name + ".discard")
-    try:
-        os.rename(staging, doomed)
-    except FileNotFoundError:  # put in place
-        return
-    except OSError:
-        doomed = staging
-    shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _put_in_place(staging: Path, output: Path) -> None:
-    """OUTPUT becomes the staged folder; an OUTPUT already there is replaced only now."""
-    old = None
-    if output.exists():
-        old = staging.with_name(staging.name + ".old")
-        os.rename(output, old)
-    try:
-        os.rename(staging, output)
-    except OSError as exc:
-        if old is not None:
-            os.rename(old, output)
-        raise OutputError(f"{output}: cannot put the results in place ({exc.strerror})") from None
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _summary_meta(width: int) -> pd.DataFrame:
@@ -171,63 +155,62 @@ def _summary_meta(width: int) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class _PartitionTask:
-    """Price one partition and write it, SLICE_ROWS rows at a time (a slice's copies are all the
-    memory a worker adds to the partition itself), then return its counts as one summary row."""
+    """Read one file into the layout, price it and write it, SLICE_ROWS rows at a time (a
+    slice's copies are all the memory a worker adds to the partition itself), then return its
+    counts as one summary row."""
 
     folder: str
     format: str
-    columns: Columns
+    layout: Layout
     check: RangeCheck
     plugin: str
-    sources: tuple[str, ...]
 
-    def __call__(self, df: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
-        number = partition_info["number"] if partition_info else 0
-        place = where(self.sources, partition_info)
-        path = Path(self.folder) / f"part.{number:05d}.{self.format}"
+    def __call__(self, plan: FilePlan) -> pd.DataFrame:
+        df = read_partition(plan, self.layout)
+        path = Path(self.folder) / f"part.{plan.number:05d}.{self.format}"
         partial = path.with_name(path.name + ".partial")
         ranges = self.check.fresh()
-        sink = (
-            _ParquetSink(partial, df, self.columns.price)
-            if self.format == "parquet"
-            else _CsvSink(partial)
-        )
         try:
-            with sink:
+            with _sink(self.format, partial, self.layout, plan.format) as sink:
                 for start in range(0, max(len(df), 1), SLICE_ROWS):
-                    sink.write(
-                        self._price(df.iloc[start : start + SLICE_ROWS], start, place, ranges)
-                    )
+                    part = df.iloc[start : start + SLICE_ROWS]
+                    sink.write(self._price(part, start, plan.file, ranges))
             os.replace(partial, path)  # a re-run of this task replaces the same file: each row once
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
         finally:
             partial.unlink(missing_ok=True)
-        row = {"partition": number, "rows": len(df)}
+        row = {"partition": plan.number, "rows": len(df)}
         row |= {f"n{j}": int(n) for j, n in enumerate(ranges.counts)}
         row |= {f"first{j}": first for j, first in enumerate(ranges.first)}
         return pd.DataFrame([row])
 
     def _price(
-        self, part: pd.DataFrame, offset: int, place: str, ranges: RangeCheck
+        self, part: pd.DataFrame, offset: int, file: str, ranges: RangeCheck
     ) -> pd.DataFrame:
-        locate = lambda i: f"{place}: row {offset + i + 1}"  # noqa: E731
-        priced, x = price_frame(part, self.columns, worker_predictor(self.plugin), locate)
+        locate = lambda i: f"{file}: row {offset + i + 1}"  # noqa: E731
+        names = self.layout.features
+        predictor = worker_predictor(self.plugin)
+        x = features(part, names, predictor, locate)  # (rows, n_features) float32
+        prices = predictor.price_rows(x, locate) if len(x) else np.empty(0, np.float32)
         ranges.update(x, locate)
-        return priced
+        values = {name: x[:, j] for j, name in enumerate(names)}
+        return part.assign(**values, **{self.layout.price: prices})
+
+
+def _sink(fmt: str, path: Path, layout: Layout, source_format: str) -> Any:
+    return _ParquetSink(path, layout, source_format) if fmt == "parquet" else _CsvSink(path)
 
 
 class _ParquetSink:
     """One Parquet file written a row group per slice."""
 
-    def __init__(self, path: Path, df: pd.DataFrame, price: str):
-        import pyarrow as pa
-
+    def __init__(self, path: Path, layout: Layout, source_format: str):
         self.path = path
-        # The schema of the whole partition, so a slice whose object column is all missing
-        # cannot narrow a type; no dictionary encoding: nearly every value is distinct, and
-        # trying a dictionary first doubled the write time (measured).
-        self.schema = pa.Schema.from_pandas(df, preserve_index=False).append(
-            pa.field(price, pa.float32())
-        )
+        # The layout's schema, the same in every part file whatever types this file held; no
+        # dictionary encoding: nearly every value is distinct, and trying a dictionary first
+        # doubled the write time (measured).
+        self.schema = output_schema(layout, source_format)
         self.writer: Any = None
 
     def __enter__(self) -> _ParquetSink:
@@ -239,9 +222,8 @@ class _ParquetSink:
     def write(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
 
-        self.writer.write_table(
-            pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
-        )
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        self.writer.write_table(table.select(self.schema.names).cast(self.schema))
 
     def __exit__(self, *exc: object) -> None:
         self.writer.close()
@@ -263,10 +245,28 @@ class _CsvSink:
         self.handle.close()
 
 
+def output_schema(layout: Layout, source_format: str) -> Any:
+    """Features and price float32; passthrough columns as the layout typed them (CSV: text)."""
+    import pyarrow as pa
+
+    def kind(name: str) -> Any:
+        if name in layout.features:
+            return pa.float32()
+        return (
+            layout.arrow_types.get(name, pa.string()) if source_format == "parquet" else pa.string()
+        )
+
+    fields = [pa.field(name, kind(name)) for name in layout.columns]
+    return pa.schema([*fields, pa.field(layout.price, pa.float32())])
+
+
 def _partition_ranges(row: Any, check: RangeCheck) -> RangeCheck:
     ranges = check.fresh()
     width = check.schema.width
     values = row._asdict()
     ranges.counts = np.array([values[f"n{j}"] for j in range(width)], dtype=np.int64)
-    ranges.first = [values[f"first{j}"] or None for j in range(width)]
+    firsts = [values[f"first{j}"] for j in range(width)]
+    ranges.first = [
+        v if isinstance(v, str) and v else None for v in firsts
+    ]  # None comes back as NA
     return ranges

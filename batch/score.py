@@ -99,9 +99,14 @@ def predict_dataframe(
 def prepare(ddf: Any, model: Predictor, client: Client, price_column: str) -> tuple[Columns, str]:
     """Check the columns, send the model to the workers; the columns and the plugin's name."""
     columns = match_columns(list(ddf.columns), ddf.dtypes, model, price_column)
+    return columns, send_model(model, client)
+
+
+def send_model(model: Predictor, client: Client) -> str:
+    """Register the model with every worker (once each); the plugin's name for the tasks."""
     name = plugin_name(model.model_bytes)
     client.register_plugin(ModelPlugin(model.model_bytes, model.source), name=name)
-    return columns, name
+    return name
 
 
 def worker_predictor(name: str) -> Predictor:
@@ -135,6 +140,8 @@ def features(
 ) -> np.ndarray:
     """The partition's feature matrix as float32, or an InputError naming the first bad cell."""
     frame = df[list(names)]
+    if not len(frame):  # an empty partition (a CSV with only its header) holds no bad cell
+        return np.empty((0, len(names)), np.float32)
     for column in names:  # a partition may hold strings where the first file held numbers
         kind = frame[column].dtype
         if not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind):

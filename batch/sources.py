@@ -6,7 +6,6 @@ import glob
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 import pandas as pd
 
@@ -21,13 +20,15 @@ class Sources:
     format: str  # "parquet" or "csv"
     files: tuple[str, ...]  # sorted; partition i is files[i]
 
-    def read(self) -> Any:
-        """A Dask DataFrame with one partition per file, in file order."""
-        import dask.dataframe as dd
+    spec: str = ""  # INPUT as given
 
-        if self.format == "parquet":
-            return dd.read_parquet(list(self.files), split_row_groups=False, blocksize=None)
-        return dd.read_csv(list(self.files), blocksize=None)
+    def local_paths(self) -> list[Path]:
+        """The files on this machine's filesystem, and INPUT itself if it is a folder: what
+        OUTPUT must never hold or lie inside."""
+        paths = [Path(f.removeprefix("file://")) for f in self.files
+                 if "://" not in f or f.startswith("file://")]  # fmt: skip
+        folder = Path(self.spec.removeprefix("file://"))
+        return [*paths, folder] if self.spec and folder.is_dir() else paths
 
 
 def find_sources(spec: str) -> Sources:
@@ -38,12 +39,14 @@ def find_sources(spec: str) -> Sources:
         files = _remote_files(spec)
     elif path.is_dir():
         files = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+        _refuse_folders(files)
         if not files:
             raise InputError(f"{spec}: no .parquet or .csv files in this folder")
     elif path.is_file():
         files = [spec]
     else:
         files = sorted(glob.glob(spec))
+        _refuse_folders(files)
         if not files:
             raise InputError(f"{spec}: no such file, folder or matching files")
     formats = {SUFFIXES.get(PurePosixPath(f).suffix.lower()) for f in files}
@@ -52,7 +55,15 @@ def find_sources(spec: str) -> Sources:
         raise InputError(f"{odd}: not a .parquet or .csv file")
     if len(formats) > 1:
         raise InputError(f"{spec}: mixes Parquet and CSV files; score them separately")
-    return Sources(formats.pop(), tuple(files))
+    return Sources(formats.pop(), tuple(files), spec)
+
+
+def _refuse_folders(files: Sequence[str]) -> None:
+    """A folder named like a data file (``x.parquet/``) is not read as one partition."""
+    for file in files:
+        if Path(file).is_dir():
+            raise InputError(f"{file}: a folder, not a file; name it as INPUT to read the files "
+                             "in it")  # fmt: skip
 
 
 def _remote_files(spec: str) -> list[str]:
@@ -70,25 +81,6 @@ def _remote_files(spec: str) -> list[str]:
     return sorted(fs.unstrip_protocol(p) for p in paths)
 
 
-def diagnose(sources: Sources, columns: Sequence[str], error: Exception) -> InputError:
-    """The first file and row that made reading fail (a missing column, a string cell), found
-    by reading the files again one by one, in the client. Only ever run after a failure."""
-    for file in sources.files:
-        try:
-            frame = _read_text(sources.format, file)
-        except Exception as exc:  # any reader error is this file's
-            return InputError(f"{file}: unreadable ({_first_line(exc)})")
-        lower = {str(c).lower(): c for c in frame.columns}
-        for column in columns:
-            if column.lower() not in lower:
-                return InputError(f"{file}: no column {column}")
-            error = non_number(frame[lower[column.lower()]], column,
-                               lambda i, file=file: f"{file}: row {i + 1}")  # fmt: skip
-            if error is not None:
-                return error
-    return InputError(f"reading the input failed: {_first_line(error)}")
-
-
 def non_number(values: pd.Series, column: str, locate: Callable[[int], str]) -> InputError | None:
     """The error for the first cell of ``values`` that is neither missing nor a number."""
     numbers = pd.to_numeric(values, errors="coerce")
@@ -97,14 +89,3 @@ def non_number(values: pd.Series, column: str, locate: Callable[[int], str]) -> 
         return None
     i = int(bad[0])
     return InputError(f"{locate(i)}: {column}: expected a number, got {show(str(values.iloc[i]))}")
-
-
-def _read_text(fmt: str, file: str) -> pd.DataFrame:
-    if fmt == "csv":
-        return pd.read_csv(file, dtype=str)
-    return pd.read_parquet(file)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

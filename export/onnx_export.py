@@ -13,6 +13,7 @@ import torch
 from houseprice.export.config import ExportConfig
 from houseprice.export.errors import ConversionError
 from houseprice.runtime.contract import ModelInfo
+from houseprice.runtime.signals import raise_if_signalled
 
 
 @contextmanager
@@ -53,7 +54,9 @@ def export_onnx(model: torch.nn.Module, info: ModelInfo, config: ExportConfig) -
                 verbose=False,
             )
     except Exception as exc:  # the exporter raises many internal types
+        raise_if_signalled()  # it caught our Interrupted and raised its own error instead
         raise ConversionError(f"ONNX conversion failed: {type(exc).__name__}: {exc}") from exc
+    raise_if_signalled()  # or it landed in a finalizer, where Python prints it and goes on
     proto = program.model_proto
     strip_debug_metadata(proto)
     proto.doc_string = f"houseprice model: {info.target_name} from {info.n_features} features"

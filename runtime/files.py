@@ -52,7 +52,11 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
 
 def atomic_write_many(files: Mapping[Path, bytes]) -> None:
     """Write every file or none: all contents go to temp files first (where a full disk shows),
-    and only then are they renamed over their targets, one after the other."""
+    then they are renamed over their targets one after the other, with SIGINT and SIGTERM held.
+    The files they replace are kept aside until the last rename has succeeded: if one fails,
+    those already renamed are put back, so a reader finds the whole old set or the whole new one."""
+    from houseprice.runtime.signals import signals_held
+
     targets = [check_destination(path) for path in files]
     with ExitStack() as stack:
         commits = []
@@ -60,8 +64,57 @@ def atomic_write_many(files: Mapping[Path, bytes]) -> None:
             handle, commit = stack.enter_context(_staged(target))
             handle.write(data)
             commits.append(commit)
-        for commit in commits:
-            commit()
+        if len(commits) == 1:  # one rename is atomic by itself
+            commits[0]()
+            return
+        with signals_held():
+            _commit_all(targets, commits)
+
+
+def _commit_all(targets: list[Path], commits: list[Callable[[], None]]) -> None:
+    """Run each commit (a rename over its target) with the file it replaces kept aside (a hard
+    link, or a copy where links are not possible); on an error the replaced files go back and
+    the targets that had none are removed, then the error goes on. On success the copies go."""
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for target, commit in zip(targets, commits, strict=True):
+            aside = _keep_aside(target)
+            try:
+                commit()
+            except BaseException:
+                if aside is not None:
+                    aside.unlink(missing_ok=True)
+                raise
+            done.append((target, aside))
+    except BaseException:
+        for target, aside in reversed(done):
+            with contextlib.suppress(OSError):
+                if aside is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    os.replace(aside, target)
+        raise
+    for _, aside in done:
+        if aside is not None:
+            with contextlib.suppress(OSError):
+                aside.unlink()
+
+
+def _keep_aside(target: Path) -> Path | None:
+    import shutil
+
+    if not target.exists():
+        return None
+    aside = target.with_name(f".{target.name}.previous")
+    aside.unlink(missing_ok=True)
+    try:
+        os.link(target, aside)
+    except OSError:  # no hard links here, or the file refuses them: a copy does the same
+        try:
+            shutil.copy2(target, aside)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return aside
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

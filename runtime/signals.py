@@ -9,6 +9,7 @@ CLI layer turns it into one line and exit status 128 + signal number.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from collections.abc import Iterator
@@ -21,13 +22,27 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+_received: list[int] = []  # signals `_raise` has turned into Interrupted, in order
+
+
 def raise_on_signals() -> None:
-    """Make SIGINT and SIGTERM raise `Interrupted` in the main thread."""
+    """Make SIGINT and SIGTERM raise `Interrupted` in the main thread (and forget signals
+    received before: a command starts here)."""
+    _received.clear()
     for signum in HANDLED:
         signal.signal(signum, _raise)
 
 
+def raise_if_signalled() -> None:
+    """Raise `Interrupted` again if a signal has arrived. For code that calls a library which
+    may catch the exception and raise its own error instead, or run a finalizer where Python
+    only prints it: what came out of the library is then the signal's doing."""
+    if _received:
+        raise Interrupted(_received[0]) from None
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
     # A second signal while cleaning up gets the default action: a user pressing Ctrl-C twice
     # means "now", and cleanup must never be what keeps a process alive.
     for handled in HANDLED:
@@ -36,16 +51,23 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def held_while_forking() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM while worker processes are forked. A child starts with the
-    parent's handlers, which would raise `Interrupted` inside multiprocessing's start-up code;
-    held, a signal waits until `detach_worker` has put the child's own handlers in place (and
-    in the parent, until the fork is done)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+def signals_held(signals: tuple[signal.Signals, ...] = HANDLED) -> Iterator[None]:
+    """Hold ``signals`` for the block: one that arrives meanwhile waits and is delivered (as
+    `Interrupted`) when the block ends. For steps that must not be cut in two, such as putting a
+    finished output in place and recording that it was."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def held_while_forking() -> contextlib.AbstractContextManager[None]:
+    """Hold SIGINT and SIGTERM while worker processes are forked. A child starts with the
+    parent's handlers, which would raise `Interrupted` inside multiprocessing's start-up code;
+    held, a signal waits until `detach_worker` has put the child's own handlers in place (and
+    in the parent, until the fork is done)."""
+    return signals_held()
 
 
 def detach_worker(parent: int | None = None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from houseprice.train.model import PriceMLP
 CHECKPOINT_FORMAT = 2
 _FORMAT_1_FACTS = ("feature_names", "feature_min", "feature_max", "target_name", "target_unit",
                    "data_sha256", "package_version", "config")  # fmt: skip
+# No weight of a model trained on standardized data comes near this; a checkpoint holding one is
+# damaged (its prices would overflow float32 long before the parity gate could say why).
+ABSURD_WEIGHT = 1e10
 
 
 class CheckpointError(ValueError):
@@ -70,6 +74,17 @@ def nonfinite_problem(model: torch.nn.Module, metrics: dict[str, Any]) -> str | 
     return f"non-finite metrics {', '.join(bad)}" if bad else None
 
 
+def weight_problem(model: torch.nn.Module) -> str | None:
+    """What no trained model holds: a NaN or infinite weight, or one beyond ABSURD_WEIGHT."""
+    problem = nonfinite_problem(model, {})
+    if problem is not None:
+        return problem
+    for name, tensor in model.named_parameters():
+        if tensor.is_floating_point() and bool((tensor.abs() > ABSURD_WEIGHT).any()):
+            return f"absurd values in {name} (beyond {ABSURD_WEIGHT:g})"
+    return None
+
+
 def _numbers(values: Any, prefix: str = "") -> list[tuple[str, float]]:
     """Every number in nested dicts and lists, with a dotted path."""
     if isinstance(values, dict):
@@ -86,7 +101,9 @@ def load_checkpoint(path: str | Path) -> TrainedModel:
     if not file.is_file():
         raise CheckpointError(f"{file}: no checkpoint there; train one with `hp-train`")
     try:
-        payload = torch.load(file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns before refusing a plain pickle: one line only
+            warnings.simplefilter("ignore")
+            payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file
         raise CheckpointError(f"{file}: not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or "format" not in payload:
@@ -115,6 +132,9 @@ def _rebuild(payload: dict[str, Any], source: str) -> TrainedModel:
     config = TrainConfig.from_dict(info.config)  # a config this version cannot run is damage
     model = PriceMLP(info.n_features, config.hidden, config.members, config.log_target)
     model.load_state_dict(payload["state_dict"])
+    problem = weight_problem(model)
+    if problem is not None:
+        raise ValueError(problem)
     model.eval()
     return TrainedModel(model, info, payload["data_source"])
 

@@ -119,7 +119,9 @@ def train(
             _run_cv(dataset, config, CVPlan(cv, repeats, jobs or cpu_count()), out, quiet)
         else:
             _run_holdout(dataset, config, out, plot, quiet, jobs or cpu_count())
-    except (DataError, SplitError, TrainError, CheckpointError) as exc:
+    except SplitError as exc:  # the flags asked for a split this data cannot give
+        fail(PROG, str(exc), EXIT_USAGE)
+    except (DataError, TrainError, CheckpointError) as exc:
         fail(PROG, str(exc), EXIT_INPUT)
     except OutputError as exc:
         fail(PROG, str(exc), EXIT_OUTPUT)

@@ -60,6 +60,8 @@ def fit(
         raise TrainError("--log-target needs a strictly positive target")
     if len(x) < 2:
         raise TrainError(f"{len(x)} training rows: at least 2 are needed")
+    if np.ptp(y) == 0:  # R^2 is undefined and the standardized target 0/0
+        raise TrainError(f"the target is {y[0]:g} in every training row: there is nothing to learn")
     with _single_thread():
         torch.manual_seed(config.seed)
         xt = torch.as_tensor(x, dtype=torch.float32)

@@ -9,7 +9,8 @@ SEED_TEST_ROWS = 10
 
 
 class SplitError(ValueError):
-    """The data set is too small for the requested split."""
+    """The data set is too small for the requested split: a usage error (exit 2), since the
+    flags asked for it."""
 
 
 def holdout_split(
@@ -25,7 +26,8 @@ def holdout_split(
         return np.arange(n_rows), np.arange(0)
     n_test = round(n_rows * test_fraction)
     if n_test < 1 or n_rows - n_test < 2:
-        raise SplitError(f"{n_rows} rows are too few for a {test_fraction:.0%} test split")
+        raise SplitError(f"--test-fraction {test_fraction:g} leaves {n_test} test and "
+                         f"{n_rows - n_test} training rows of {n_rows}: at least 1 and 2 are needed")  # fmt: skip
     order = np.random.default_rng(seed).permutation(n_rows)
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -9,7 +10,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.batch.test_job import houses, write_parts
+from tests.batch.conftest import houses, write_parts
 from tests.conftest import run_cli, script
 from tests.processes import alive, descendants
 
@@ -55,11 +56,16 @@ def test_errors_are_one_line_with_their_exit_codes(exported, model, tmp_path):
 
 
 @pytest.mark.slow
-def test_sigint_mid_job_leaves_no_output_and_no_process(exported, model, tmp_path):
+@pytest.mark.parametrize("to_group", [False, True], ids=["kill", "ctrl-c"])
+def test_sigint_mid_job_is_one_line_and_leaves_no_output_and_no_process(
+    exported, model, tmp_path, to_group
+):
+    """Sent to hp-batch alone (kill -INT), or as a terminal's Ctrl-C sends it: to the whole
+    process group, workers included."""
     source = write_parts(houses(model, 400_000), tmp_path / "in", 40, "parquet")
     process = subprocess.Popen(
         [script("hp-batch"), str(source), str(tmp_path / "out"), "--model", str(exported.onnx),
-         "--local-workers", "2"], stderr=subprocess.PIPE,
+         "--local-workers", "2"], stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     try:
         deadline, staged = time.monotonic() + 90, []
@@ -68,14 +74,15 @@ def test_sigint_mid_job_leaves_no_output_and_no_process(exported, model, tmp_pat
             time.sleep(0.01)
         assert staged, "the job must be under way"
         family = descendants(process.pid)
-        process.send_signal(signal.SIGINT)
+        if to_group:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130 and err.decode().strip().endswith(
-        "interrupted; nothing written"
-    )
+    assert process.returncode == 130 and err.decode() == "hp-batch: interrupted; nothing written\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     deadline = time.monotonic() + 20
     while any(map(alive, family)) and time.monotonic() < deadline:

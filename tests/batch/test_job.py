@@ -10,56 +10,16 @@ import threading
 import time
 from pathlib import Path
 
-import distributed
 import numpy as np
 import pandas as pd
 import pytest
 
-from houseprice.batch import job as job_module
+from houseprice.batch import output as output_module
+from houseprice.batch.errors import OutputRefused
 from houseprice.batch.job import BatchConfig, run_batch
-from houseprice.data import load_dataset
+from houseprice.batch.output import MARKER
 from houseprice.runtime.errors import InputError, ModelError, OutputError
-from houseprice.runtime.predictor import Predictor
-
-
-@pytest.fixture(scope="module")
-def client():
-    import logging
-
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
-    with distributed.Client(cluster) as client:
-        yield client
-    cluster.close()
-
-
-@pytest.fixture(scope="module")
-def predictor(exported) -> Predictor:
-    return Predictor.load(exported.onnx)
-
-
-def houses(predictor: Predictor, rows: int, seed: int = 0) -> pd.DataFrame:
-    """Boston rows resampled and jittered, with an id first and an address last."""
-    rng = np.random.default_rng(seed)
-    base = load_dataset().features[rng.integers(0, 506, rows)]
-    x = base * rng.uniform(0.97, 1.03, base.shape)
-    frame = pd.DataFrame(x, columns=predictor.feature_names)
-    frame.insert(0, "id", np.arange(rows))
-    frame["address"] = [f"{i} Main St" for i in range(rows)]
-    return frame
-
-
-def write_parts(frame: pd.DataFrame, folder: Path, parts: int, fmt: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, part in enumerate(np.array_split(np.arange(len(frame)), parts)):
-        chunk = frame.iloc[part]
-        path = folder / f"in.{i:03d}.{fmt}"
-        chunk.to_parquet(path, index=False) if fmt == "parquet" else chunk.to_csv(path, index=False)
-    return folder
-
-
-def job(exported, source: Path, output: Path, **kw) -> BatchConfig:
-    return BatchConfig(input=str(source), output=output, model=exported.onnx, **kw)
+from tests.batch.conftest import houses, job, write_parts
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
@@ -73,8 +33,12 @@ def test_prices_equal_the_runtimes_and_other_columns_pass_through(
     source = write_parts(frame, tmp_path / "in", 5, fmt)
     result = run_batch(job(exported, source, tmp_path / "out", format=fmt), client)
     assert (result.rows, result.partitions) == (3_000, 5)
-    parts = sorted((tmp_path / "out").iterdir())
+    parts = sorted((tmp_path / "out").glob("part.*"))
     assert [p.name for p in parts] == [f"part.{i:05d}.{fmt}" for i in range(5)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        MARKER,
+        *(p.name for p in parts),
+    ]
     out = pd.concat([pd.read_parquet(p) if fmt == "parquet" else pd.read_csv(p) for p in parts])
     assert list(out.columns) == [*frame.columns, "price"]
     assert (
@@ -135,7 +99,7 @@ def test_a_worker_killed_mid_job_loses_no_row(client, exported, predictor, tmp_p
     assert not worker.is_alive() and "error" not in done, done.get("error")
     out = pd.read_parquet(output)
     assert done["result"].rows == rows and sorted(out["id"]) == list(range(rows))
-    assert len(list(output.iterdir())) == parts
+    assert len(list(output.glob("part.*"))) == parts
 
 
 @pytest.mark.parametrize(
@@ -168,7 +132,7 @@ def test_a_task_still_running_after_a_failure_cannot_leave_files(tmp_path, monke
     """The interleaving that left a staging folder behind once: another worker's task creates its
     part file after the cleanup emptied the folder and before it removed it (Dask does not stop a
     running task when the job fails). Replayed here at exactly that point."""
-    staging = job_module._staging_folder(tmp_path / "out")
+    staging = output_module.make_staging(tmp_path / "out")
     (staging / "part.00000.parquet").write_bytes(b"written before the failure")
     real_rmdir, late = os.rmdir, []
 
@@ -179,7 +143,7 @@ def test_a_task_still_running_after_a_failure_cannot_leave_files(tmp_path, monke
         return real_rmdir(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "rmdir", a_task_writes_first)
-    job_module._discard(staging)
+    output_module.discard(staging)
     assert list(tmp_path.iterdir()) == [] and late == []
 
 
@@ -188,28 +152,34 @@ def test_an_existing_output_is_replaced_only_by_a_whole_job(client, exported, pr
     output = tmp_path / "out"
     output.mkdir()
     (output / "keep.txt").write_text("old results")
-    (source / "in.001.parquet").write_bytes(b"PAR1 not really")
-    with pytest.raises(InputError, match=r"in\.001\.parquet"):
+    with pytest.raises(OutputRefused, match="not written by hp-batch; pass --overwrite"):
         run_batch(job(exported, source, output), client)
+    (source / "in.001.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(InputError, match=r"in\.001\.parquet: unreadable"):
+        run_batch(job(exported, source, output, overwrite=True), client)
     assert [p.name for p in output.iterdir()] == ["keep.txt"]
     write_parts(houses(predictor, 300), tmp_path / "in", 3, "parquet")
-    run_batch(job(exported, source, output), client)
-    assert sorted(p.name for p in output.iterdir())[0] == "part.00000.parquet"
+    run_batch(job(exported, source, output, overwrite=True), client)
+    assert sorted(p.name for p in output.iterdir())[:2] == [MARKER, "part.00000.parquet"]
     assert not (output / "keep.txt").exists()
+    run_batch(job(exported, source, output), client)  # its own output: no --overwrite needed
+    assert (output / MARKER).is_file()
 
 
 def test_refusals_before_any_work(client, exported, predictor, tmp_path):
     source = write_parts(houses(predictor, 100), tmp_path / "in", 2, "parquet")
+    (tmp_path / "taken.txt").write_text("a file, not a folder")
     cases = [
         (job(exported, tmp_path / "none", tmp_path / "out"), InputError, "no such file"),
         (job(exported, source, tmp_path / "out", price_column="CRIM"), InputError, "already has a column"),
         (BatchConfig(str(source), tmp_path / "out", model=tmp_path / "no.onnx"), ModelError, "no.onnx"),
-        (job(exported, source, tmp_path / "in" / "in.000.parquet"), OutputError, "not a folder"),
+        (job(exported, source, tmp_path / "taken.txt"), OutputError, "not a folder"),
         (job(exported, source, tmp_path / "no" / "out"), OutputError, "does not exist"),
     ]  # fmt: skip
     for config, error, message in cases:
         with pytest.raises(error, match=message):
             run_batch(config, client)
+    (tmp_path / "taken.txt").unlink()
     (source / "extra.csv").write_text("a\n1\n")
     with pytest.raises(InputError, match="mixes Parquet and CSV"):
         run_batch(job(exported, source, tmp_path / "out"), client)

@@ -114,10 +114,23 @@ def test_test_fraction_zero_trains_on_every_row_and_says_so(tmp_path: Path):
         (["--lr", "nan"], 2, "lr must be a finite number"),
         (["--test-fraction", "nan"], 2, "test_fraction must be a finite number"),
         (["--seed", "-1"], 2, "seed must be >= 0"),
+        (
+            ["--test-fraction", "0.999"],
+            2,
+            "--test-fraction 0.999 leaves 505 test and 1 training rows of 506",
+        ),
     ],
 )
 def test_user_errors_are_one_line(tmp_path: Path, args, code, message):
     _one_line_error(_invoke(*args, "--out", str(tmp_path), *FAST), code, message)
+
+
+def test_a_constant_target_is_nothing_to_learn(tmp_path: Path):
+    data = tmp_path / "flat.csv"
+    data.write_text("a,b,MEDV\n" + "".join(f"{i},{i % 3},5\n" for i in range(40)))
+    result = _invoke("--data", str(data), "--out", str(tmp_path / "out"), *FAST)
+    _one_line_error(result, 1, "the target is 5 in every training row: there is nothing to learn")
+    assert not (tmp_path / "out" / "checkpoint.pt").exists()
 
 
 def test_bad_data_file_names_line_and_column(tmp_path: Path):
