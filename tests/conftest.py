@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,6 +27,20 @@ def run_cli(*args: str, input: bytes | None = None, cwd: Path | None = None, tim
     )
 
 
+@pytest.fixture
+def immutable(tmp_path):
+    """Files and folders made immutable (chattr +i, as root), made mutable again afterwards."""
+    made = []
+
+    def make(path):
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        made.append(path)
+
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
 @dataclass(frozen=True)
 class Exported:
     folder: Path
@@ -40,13 +55,25 @@ FAST_EPOCHS = 40
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
+    # HP_TEST_EXPORTED names a folder built once by `build_exported` and shared by many pytest
+    # runs (the mutation runner starts one per mutant); otherwise each session trains its own.
+    shared = os.environ.get("HP_TEST_EXPORTED")
+    return build_exported(Path(shared) if shared else tmp_path_factory.mktemp("exported"))
+
+
+def build_exported(folder: Path) -> Exported:
+    """A short training run exported to ONNX and TorchScript in ``folder`` (kept if there)."""
+    found = Exported(
+        folder, folder / "checkpoint.pt", folder / "model.onnx", folder / "model.torchscript.pt"
+    )
+    if all(p.is_file() for p in (found.checkpoint, found.onnx, found.torchscript)):
+        return found
     from houseprice.data import load_dataset
     from houseprice.export.api import export_model
     from houseprice.train.checkpoint import save_checkpoint
     from houseprice.train.config import TrainConfig
     from houseprice.train.run import train_holdout
 
-    folder = tmp_path_factory.mktemp("exported")
     config = TrainConfig(
         epochs=FAST_EPOCHS,
         members=2,
@@ -56,8 +83,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
         log_target=True,
     )
     run = train_holdout(load_dataset(), config)
-    save_checkpoint(run.trained, folder / "checkpoint.pt")
-    export_model(folder / "checkpoint.pt", folder, ["onnx", "torchscript"])
-    return Exported(
-        folder, folder / "checkpoint.pt", folder / "model.onnx", folder / "model.torchscript.pt"
-    )
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(run.trained, found.checkpoint)
+    export_model(found.checkpoint, folder, ["onnx", "torchscript"])
+    return found

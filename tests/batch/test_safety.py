@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from houseprice.batch import output as output_module
 from houseprice.batch.errors import OutputRefused
 from houseprice.batch.job import BatchConfig, run_batch
 from houseprice.batch.output import MARKER, check_output
-from houseprice.runtime.errors import Interrupted, OutputError
+from houseprice.runtime.errors import Interrupted
 from tests.batch.conftest import houses, job, write_parts
 from tests.conftest import run_cli
 
@@ -88,23 +87,18 @@ def test_someone_elses_folder_is_replaced_only_with_overwrite(exported, victim, 
     assert check_output(empty, [victim / "data"]) == empty.resolve()
 
 
-def test_an_output_that_cannot_be_replaced_is_exit_5_and_stays(predictor, tmp_path, monkeypatch):
-    staging = tmp_path / ".out.hp-batch-x"
-    staging.mkdir()
-    output = tmp_path / "out"
-    output.mkdir()
-    (output / MARKER).write_text("{}")
-    real_rename = os.rename
-
-    def immutable(src, dst):  # what rename(2) says of a folder with the immutable attribute
-        if Path(src) == output:
-            raise PermissionError(1, "Operation not permitted")
-        return real_rename(src, dst)
-
-    monkeypatch.setattr(os, "rename", immutable)
-    with pytest.raises(OutputError, match="out: cannot replace it"):
-        output_module.put_in_place(staging, output)
-    assert (output / MARKER).is_file() and staging.is_dir()
+def test_an_output_that_cannot_be_replaced_is_exit_5_and_stays(
+    exported, victim, tmp_path, immutable
+):
+    args = ["hp-batch", "victim/data", "out", "--model", str(exported.onnx), "--local-workers", "1"]
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    before = snapshot(tmp_path / "out")
+    immutable(tmp_path / "out")
+    result = run_cli(*args, cwd=tmp_path)
+    err = result.stderr.decode()
+    assert result.returncode == 5 and err.count("\n") == 1 and "out: cannot replace it" in err, err
+    assert snapshot(tmp_path / "out") == before
+    assert sorted(os.listdir(tmp_path)) == ["link", "out", "victim"]  # no staging folder left
 
 
 def test_a_signal_just_after_output_is_replaced_tells_the_truth(

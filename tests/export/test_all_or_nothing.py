@@ -8,7 +8,6 @@ import json
 import os
 import pickle
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import replace
@@ -25,20 +24,6 @@ from tests.conftest import run_cli
 
 def _contents(folder):
     return {p.name: p.read_bytes() for p in folder.iterdir()}
-
-
-@pytest.fixture
-def immutable(tmp_path):
-    """Files made immutable (chattr +i, as root), made mutable again afterwards."""
-    made = []
-
-    def make(path):
-        subprocess.run(["chattr", "+i", str(path)], check=True)
-        made.append(path)
-
-    yield make
-    for path in made:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 @pytest.mark.slow
