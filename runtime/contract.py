@@ -91,7 +91,9 @@ class ModelInfo:
                 exported_at=props.get(PREFIX + "exported_at", ""),
             )
             problem = info.problem()
-        except (KeyError, ValueError, TypeError) as exc:
+        except KeyError as exc:
+            problem = f"no {str(exc.args[0]).removeprefix(PREFIX)}"
+        except (ValueError, TypeError) as exc:
             problem = str(exc)
         if problem:
             raise ModelError(f"{source}: damaged houseprice metadata: {problem}")

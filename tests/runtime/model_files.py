@@ -24,7 +24,8 @@ def sum_model(
 
     ``output`` bends the output contract: "sum" keeps it (float32, [batch]); "column" gives
     [batch, 1]; "int64" casts the prices to integers; "twice" returns 2 * batch prices while
-    declaring [batch]."""
+    declaring [batch]; "nan" and "inf" keep the contract but price every house NaN (sqrt of a
+    negative) or infinity (1 / 0)."""
     nodes = [helper.make_node("ReduceSum", ["features", "axes"], ["s"], keepdims=0)]
     out_type, out_shape = TensorProto.FLOAT, ["batch"]
     if output == "sum":
@@ -37,6 +38,14 @@ def sum_model(
         out_type = TensorProto.INT64
     elif output == "twice":
         nodes.append(helper.make_node("Concat", ["s", "s"], ["price"], axis=0))
+    elif output in ("nan", "inf"):
+        nodes += [helper.make_node("Abs", ["s"], ["a"]), helper.make_node("Neg", ["a"], ["n"]),
+                  helper.make_node("Sub", ["n", "one"], ["m"])]  # fmt: skip
+        last = helper.make_node("Sqrt", ["m"], ["price"])  # sqrt(-|s| - 1): NaN
+        if output == "inf":
+            nodes.append(helper.make_node("Mul", ["a", "zero"], ["z"]))
+            last = helper.make_node("Div", ["one", "z"], ["price"])  # 1 / (0 * |s|): +inf
+        nodes.append(last)
     else:
         raise ValueError(output)
     graph = helper.make_graph(
@@ -44,7 +53,11 @@ def sum_model(
         "sum",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", width])],
         [helper.make_tensor_value_info("price", out_type, out_shape)],
-        [helper.make_tensor("axes", TensorProto.INT64, [1], [1])],
+        [
+            helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+            helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 10

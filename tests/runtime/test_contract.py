@@ -48,3 +48,44 @@ def test_damaged_metadata_is_named(changes, problem):
         ModelInfo.from_metadata(_props(**changes), "m.onnx")
     assert problem in str(caught.value), caught.value
     assert str(caught.value).startswith("m.onnx: ")
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("feature_names", "m.onnx: an ONNX file without houseprice metadata; export one with `hp-export --format onnx`"),
+        ("contract_version", "m.onnx: model contract version 0, this runtime reads 1; re-export it with this version of houseprice"),
+        ("feature_min", "m.onnx: damaged houseprice metadata: no feature_min"),
+        ("feature_max", "m.onnx: damaged houseprice metadata: no feature_max"),
+        ("target_name", "m.onnx: damaged houseprice metadata: no target_name"),
+    ],
+)  # fmt: skip
+def test_every_required_key_missing_is_a_model_error(key, message):
+    props = info().to_metadata()
+    del props[PREFIX + key]
+    with pytest.raises(ModelError) as caught:
+        ModelInfo.from_metadata(props, "m.onnx")
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "key", ["target_unit", "data_sha256", "package_version", "metrics", "config", "exported_at"]
+)
+def test_optional_keys_have_defaults(key):
+    props = info().to_metadata()
+    del props[PREFIX + key]
+    loaded = ModelInfo.from_metadata(props)
+    default = {"metrics": {}, "config": {}}.get(key, "")
+    assert getattr(loaded, key) == default
+    assert loaded.feature_names == info().feature_names and loaded.target_name == "MEDV"
+
+
+def test_ranges_must_be_finite_on_both_sides_and_may_be_a_point():
+    for low, high in ((float("-inf"), 1.0), (0.0, float("inf")), (float("nan"), 1.0)):
+        props = _props(feature_min=[low, *[0.0] * 12], feature_max=[high, *[1.0] * 12])
+        with pytest.raises(ModelError, match=r"training range of CRIM is \["):
+            ModelInfo.from_metadata(props)
+    point = ModelInfo.from_metadata(_props(feature_min=[0.5] * 13, feature_max=[0.5] * 13))
+    assert point.feature_min == point.feature_max == (0.5,) * 13
+    assert info().n_features == 13 and info(1).n_features == 1
+    assert ModelInfo.from_metadata(info(1).to_metadata()).feature_names == ("CRIM",)

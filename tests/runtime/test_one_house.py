@@ -105,3 +105,53 @@ def test_predict_of_one_mapping_matches_the_array_path(exported):
     assert predictor.predict(lower)[0] == predictor.predict_array(row)[0]
     with pytest.raises(InputError, match="CRIM: nan is not a finite"):
         predictor.predict({**HOUSE, "CRIM": math.nan})
+
+
+def _models(tmp_path, width: int, output: str = "sum") -> Predictor:
+    from tests.runtime.model_files import info, sum_model
+
+    path = sum_model(
+        tmp_path / f"{output}{width}.onnx", width, info(width).to_metadata(), output=output
+    )
+    return Predictor.load(path)
+
+
+def _fast_for(predictor: Predictor) -> OneHouseJson:
+    return OneHouseJson(predictor, predictor.info.feature_min, predictor.info.feature_max)
+
+
+@pytest.mark.parametrize("output", ["nan", "inf"])
+def test_a_model_that_gives_no_finite_price_sends_the_house_to_the_general_path(tmp_path, output):
+    predictor = _models(tmp_path, 13, output)
+    house = dict.fromkeys(predictor.feature_names, 0.5)  # in range: the model itself is at fault
+    assert _fast_for(predictor).answer(json.dumps(house).encode()) is None
+    with pytest.raises(InputError, match=rf"^house: the model gives no finite price \({output}\)"):
+        predictor.predict(house)
+
+
+def test_one_and_many_feature_models(tmp_path):
+    for width in (1, 2, 13):
+        predictor = _models(tmp_path, width)
+        house = {name: 0.25 for name in predictor.feature_names}
+        expected = f'{{"price": {round_like_numpy(0.25 * width)!r}}}\n'.encode()
+        assert _fast_for(predictor).answer(json.dumps(house).encode()) == expected
+        assert predictor.predict(house) == pytest.approx(0.25 * width)
+        assert predictor.predict([house, house]).tolist() == [0.25 * width] * 2
+        assert _fast_for(predictor).answer(json.dumps({**house, "x": 1}).encode()) is None
+
+
+def test_deep_nesting_and_odd_bodies_decline(fast):
+    for body in (b"[" * 100_000, b'{"a": ' * 100_000, b"\xff", b"", b"[]", b"1", b'"x"'):
+        assert fast.answer(body) is None
+    colon = json.dumps({**HOUSE, "CRIM": HOUSE["CRIM"]}).replace('"ZN"', '"Z:N"').encode()
+    assert fast.answer(colon) is None
+    repeated = json.dumps(HOUSE)[:-1] + ', "CRIM": 1}'
+    assert fast.answer(repeated.encode()) is None
+
+
+def test_the_fast_path_declines_at_the_range_bounds_only_beyond_them(fast):
+    low, high = fast.bounds[0]
+    for value, answered in ((low, True), (high, True), (np.nextafter(np.float32(high), np.float32(1e9)), False),
+                            (np.nextafter(np.float32(low), np.float32(-1e9)), False)):  # fmt: skip
+        body = json.dumps({**HOUSE, "CRIM": float(value)}).encode()
+        assert (fast.answer(body) is not None) is answered, value

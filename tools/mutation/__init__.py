@@ -1,0 +1,1 @@
+"""Mutation testing of the runtime core: `make mutation` (see docs/mutation.md)."""

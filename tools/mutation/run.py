@@ -1,0 +1,211 @@
+"""`make mutation`: mutation testing of the runtime core.
+
+Every mutant (tools/mutation/mutants.py) of each target module is run against that module's
+tests in a fresh pytest process that imports the mutant instead of the repository's file (the
+`redirect` folder's sitecustomize; the working tree is never touched). A mutant is killed when a
+test fails, timed out when the tests take far longer than unmutated (an infinite loop counts as
+caught), and survived otherwise. Survivors listed in `equivalent.txt` change nothing a user can
+see; they are left out of the score. Prints a table per module, the survivors with file and line,
+and exits 1 if the score is below --target.
+
+    python -m tools.mutation.run [--module runtime/validate.py ...] [--jobs N] [--target 90]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.mutation.mutants import Mutant, mutants
+
+REPO = Path(__file__).resolve().parents[2]
+REDIRECT = Path(__file__).with_name("redirect")
+EQUIVALENT = Path(__file__).with_name("equivalent.txt")
+# The runtime core, each module with the tests that exercise it: fast, focused files first, since
+# most mutants die in the first seconds (pytest -x), and the CLI's subprocess tests last.
+_R = "tests/runtime/test_"
+TARGETS = {
+    "runtime/validate.py": (f"{_R}validate.py", f"{_R}one_house.py", f"{_R}predictor.py",
+                            f"{_R}infer.py", f"{_R}cli.py"),
+    "runtime/contract.py": (f"{_R}contract.py", f"{_R}predictor.py", f"{_R}cli.py"),
+    "runtime/readers.py": (f"{_R}readers.py", f"{_R}uniform_lines.py", f"{_R}infer.py",
+                           f"{_R}cli.py"),
+    "runtime/uniform_lines.py": (f"{_R}uniform_lines.py", f"{_R}readers.py", f"{_R}infer.py"),
+    "runtime/writers.py": (f"{_R}writers.py", f"{_R}infer.py", f"{_R}cli.py"),
+    "runtime/one_house.py": (f"{_R}one_house.py", "tests/serve/test_server.py"),
+    "serve/app.py": ("tests/serve/test_server.py",),
+}  # fmt: skip
+PACKAGE_OF = {"runtime": "houseprice.runtime", "serve": "houseprice.serve"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    mutant: Mutant
+    status: str  # "killed", "survived", "timeout"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    modules = args.module or list(TARGETS)
+    unknown = [m for m in modules if m not in TARGETS]
+    if unknown:
+        sys.exit(f"mutation: unknown module {unknown[0]}; choose from {', '.join(TARGETS)}")
+    equivalent = _equivalents()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hp-mutation-") as work:
+            env = _environment(Path(work))
+            outcomes = []
+            for module in modules:
+                outcomes += _run_module(module, Path(work), env, args.jobs)
+    except KeyboardInterrupt:
+        print("mutation: interrupted; nothing reported", file=sys.stderr)
+        return 130
+    return _report(outcomes, equivalent, args.target)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="make mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--module", action="append", help="a target, e.g. runtime/validate.py")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at once")
+    parser.add_argument("--target", type=float, default=90.0, help="minimum score, percent")
+    return parser
+
+
+def _environment(work: Path) -> dict[str, str]:
+    """Every run shares one trained and exported model, built here once."""
+    env = dict(os.environ, HP_TEST_EXPORTED=str(work / "exported"))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REDIRECT), str(REPO),
+                                                      env.get("PYTHONPATH")]))  # fmt: skip
+    build = "from pathlib import Path; from tests.conftest import build_exported; " \
+            f"build_exported(Path({str(work / 'exported')!r}))"  # fmt: skip
+    subprocess.run([sys.executable, "-c", build], cwd=REPO, env=env, check=True)
+    return env
+
+
+def _run_module(module: str, work: Path, env: dict[str, str], jobs: int) -> list[Outcome]:
+    tests = TARGETS[module]
+    started = time.monotonic()
+    if _pytest(tests, env, timeout=900) != "survived":
+        sys.exit(f"mutation: the tests of {module} fail without any mutant; fix them first")
+    timeout = 3 * (time.monotonic() - started) + 10
+    found = mutants(module, (REPO / module).read_text())
+    folder, stem = Path(module).parent.name, Path(module).stem
+    name = f"{PACKAGE_OF[folder]}.{stem}"
+    print(f"{module}: {len(found)} mutants, {timeout:.0f} s timeout each", file=sys.stderr)
+
+    def run(numbered: tuple[int, tuple[Mutant, str]]) -> Outcome:
+        i, (mutant, text) = numbered
+        path = work / f"{stem}_{i}.py"
+        path.write_text(text)
+        status = _pytest(tests, dict(env, HP_MUTANT=f"{name}={path}"), timeout)
+        path.unlink()
+        return Outcome(mutant, status)
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return list(pool.map(run, enumerate(found)))
+
+
+_running: set[subprocess.Popen] = set()  # pytest processes under way, stopped on a signal
+_stopping = threading.Event()
+
+
+def _pytest(tests: tuple[str, ...], env: dict[str, str], timeout: float) -> str:
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not slow", "-p", "no:cacheprovider",
+               "--no-header", *tests]  # fmt: skip
+    if _stopping.is_set():
+        return "stopped"
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    _running.add(process)
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    finally:
+        _kill(process)
+        _running.discard(process)
+    return "survived" if code == 0 else "killed"
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """The pytest process and whatever it started (servers, hp-infer)."""
+    with contextlib.suppress(ProcessLookupError):  # gone already: nothing to stop
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    _stopping.set()
+    for process in list(_running):
+        _kill(process)
+    raise KeyboardInterrupt
+
+
+def _equivalents() -> dict[str, str]:
+    """key -> reason, from lines `path | source line | description | reason`."""
+    found = {}
+    for line in EQUIVALENT.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            path, source, description, reason = (p.strip() for p in line.split(" | ", 3))
+            found[f"{path} | {source} | {description}"] = reason
+    return found
+
+
+def _report(outcomes: list[Outcome], equivalent: dict[str, str], target: float) -> int:
+    print(f"{'module':<26}{'mutants':>8}{'killed':>8}{'timeout':>8}{'survived':>9}{'equiv.':>7}"
+          f"{'score':>8}")  # fmt: skip
+    totals = [0, 0, 0, 0, 0]
+    for module in dict.fromkeys(o.mutant.path for o in outcomes):
+        mine = [o for o in outcomes if o.mutant.path == module]
+        row = _counts(mine, equivalent)
+        totals = [a + b for a, b in zip(totals, row, strict=True)]
+        print(_row(module, row))
+    print(_row("all", totals))
+    survivors = [o.mutant for o in outcomes
+                 if o.status == "survived" and o.mutant.key not in equivalent]  # fmt: skip
+    for mutant in survivors:
+        print(f"survived: {mutant.path}:{mutant.line}: {mutant.description} | {mutant.source_line}")
+    used = {o.mutant.key for o in outcomes}
+    for key in equivalent:
+        if key not in used and key.split(" | ")[0] in {o.mutant.path for o in outcomes}:
+            print(f"stale equivalent (no such mutant now): {key}")
+    score = _score(totals)
+    print(f"mutation score {score:.1f}% (target {target:g}%)")
+    return 0 if score >= target else 1
+
+
+def _counts(outcomes: list[Outcome], equivalent: dict[str, str]) -> list[int]:
+    equal = sum(o.status == "survived" and o.mutant.key in equivalent for o in outcomes)
+    survived = sum(o.status == "survived" for o in outcomes) - equal
+    killed = sum(o.status == "killed" for o in outcomes)
+    timeout = sum(o.status == "timeout" for o in outcomes)
+    return [len(outcomes), killed, timeout, survived, equal]
+
+
+def _score(counts: list[int]) -> float:
+    total, killed, timeout, _, equal = counts
+    scored = total - equal
+    return 100.0 * (killed + timeout) / scored if scored else 100.0
+
+
+def _row(name: str, counts: list[int]) -> str:
+    total, killed, timeout, survived, equal = counts
+    return (
+        f"{name:<26}{total:>8}{killed:>8}{timeout:>8}{survived:>9}{equal:>7}{_score(counts):>7.1f}%"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
