@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from houseprice.runtime.cli_support import (
+from houseprice.core.cli import (
     EXIT_SERVER,
     EXIT_USAGE,
     OneLineParser,
@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from houseprice.runtime.errors import Interrupted
-    from houseprice.runtime.signals import raise_on_signals
+    from houseprice.core.errors import Interrupted
+    from houseprice.core.signals import raise_on_signals
 
     raise_on_signals()
     written: list[Path] = []  # OUTPUT, once it has been put in place
@@ -125,7 +125,7 @@ def _main(argv: Sequence[str] | None, written: list[Path]) -> None:
         missing_extra(PROG, exc.name or "dask", "dask")
     from houseprice.batch.errors import ClusterError, OutputRefused
     from houseprice.batch.job import BatchConfig, plan_batch, run_batch
-    from houseprice.runtime.errors import InputError, ModelError, OutputError
+    from houseprice.core.errors import InputError, ModelError, OutputError
 
     config = BatchConfig(input=args.input, output=args.output, model=args.model, format=args.format,
                          price_column=args.price_column, margin=args.margin,

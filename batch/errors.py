@@ -1,6 +1,6 @@
 """Errors of hp-batch beyond the runtime's own (InputError, ModelError, OutputError)."""
 
-from houseprice.runtime.errors import RuntimeErrorBase
+from houseprice.core.errors import RuntimeErrorBase
 
 
 class ClusterError(RuntimeErrorBase):

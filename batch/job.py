@@ -25,10 +25,10 @@ from houseprice.batch.layout import FilePlan, Layout, first_line, lay_out, read_
 from houseprice.batch.output import check_output, discard, make_staging, put_in_place, write_marker
 from houseprice.batch.score import features, send_model, worker_predictor
 from houseprice.batch.sources import find_sources
-from houseprice.runtime._version import __version__
-from houseprice.runtime.errors import InputError, ModelError, OutputError
+from houseprice.core.errors import InputError, ModelError, OutputError
+from houseprice.core.signals import signals_held
+from houseprice.core.version import __version__
 from houseprice.runtime.predictor import Predictor
-from houseprice.runtime.signals import signals_held
 from houseprice.runtime.validate import RangeCheck, RangeReport
 
 SLICE_ROWS = 65_536  # rows priced and written at a time; also the Parquet row-group size

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from houseprice.batch.sources import Sources
-from houseprice.runtime.errors import InputError
+from houseprice.core.errors import InputError
 from houseprice.runtime.validate import show
 
 # pandas' default spellings of a missing value: in feature columns they mean "missing" (and are

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from houseprice.batch.errors import OutputRefused
-from houseprice.runtime.errors import OutputError
+from houseprice.core.errors import OutputError
 
 # Written into every OUTPUT hp-batch puts in place; a later job replaces a folder holding it.
 MARKER = ".hp-batch.json"

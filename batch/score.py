@@ -17,7 +17,7 @@ import pandas as pd
 from distributed import Client, WorkerPlugin, get_worker
 
 from houseprice.batch.sources import non_number
-from houseprice.runtime.errors import InputError
+from houseprice.core.errors import InputError
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.validate import finite_float32, show
 

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
-from houseprice.runtime.errors import InputError
+from houseprice.core.errors import InputError
 from houseprice.runtime.validate import show
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from houseprice.runtime.cli_support import (
+from houseprice.core.cli import (
     EXIT_INPUT,
     EXIT_MISSING_EXTRA,
     EXIT_MODEL,
@@ -73,8 +73,8 @@ def bench(
 
     from houseprice.bench.measure import QUICK, BenchSettings, run
     from houseprice.bench.report import format_report
+    from houseprice.core.errors import ModelError
     from houseprice.data import DataError
-    from houseprice.runtime.errors import ModelError
 
     if batch:
         _bench_batch(model, batch_rows, as_json)
@@ -102,7 +102,7 @@ def _bench_serve(model: Path, seconds: int, workers: int, as_json: bool) -> None
     except ImportError as exc:
         missing_extra(PROG, exc.name or "uvicorn", "serve")
     from houseprice.bench.serve import format_serve, run_serve_bench
-    from houseprice.runtime.errors import ModelError
+    from houseprice.core.errors import ModelError
     from houseprice.runtime.predictor import Predictor
 
     try:
@@ -128,7 +128,7 @@ def _bench_batch(model: Path, rows: int, as_json: bool) -> None:
     except ImportError as exc:
         missing_extra(PROG, exc.name or "distributed", "dask")
     from houseprice.bench.batch import format_batch, run_batch_bench
-    from houseprice.runtime.errors import ModelError
+    from houseprice.core.errors import ModelError
     from houseprice.runtime.predictor import Predictor
 
     try:

@@ -14,6 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from houseprice.core.errors import ModelError, OutputError
+from houseprice.core.files import atomic_write_many
+from houseprice.core.version import __version__
 from houseprice.data import DataError, bundled_data_path, load_dataset
 from houseprice.export.config import ExportConfig
 from houseprice.export.errors import (
@@ -33,10 +36,7 @@ from houseprice.export.parity import (
     parity_inputs,
 )
 from houseprice.export.torchscript_export import export_torchscript, load_torchscript
-from houseprice.runtime._version import __version__
 from houseprice.runtime.contract import ModelInfo
-from houseprice.runtime.errors import ModelError, OutputError
-from houseprice.runtime.files import atomic_write_many
 from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import TrainedModel, load_checkpoint
 from houseprice.train.model import PriceMLP

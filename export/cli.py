@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from houseprice.runtime.cli_support import (
+from houseprice.core.cli import (
     EXIT_MODEL,
     EXIT_OUTPUT,
     EXIT_PARITY,

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 import onnx
 import torch
 
+from houseprice.core.signals import raise_if_signalled
 from houseprice.export.config import ExportConfig
 from houseprice.export.errors import ConversionError
 from houseprice.runtime.contract import ModelInfo
-from houseprice.runtime.signals import raise_if_signalled
 
 
 @contextmanager

@@ -7,9 +7,7 @@ importing onnxruntime.
 
 from typing import TYPE_CHECKING, Any
 
-from houseprice.runtime._version import __version__
-from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
-from houseprice.runtime.errors import (
+from houseprice.core.errors import (
     InputError,
     MalformedInputError,
     ModelError,
@@ -17,6 +15,8 @@ from houseprice.runtime.errors import (
     RuntimeErrorBase,
     WorkerError,
 )
+from houseprice.core.version import __version__
+from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 
 if TYPE_CHECKING:
     from houseprice.runtime.predictor import Predictor

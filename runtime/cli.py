@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, NoReturn
 
-from houseprice.runtime._version import __version__
-from houseprice.runtime.cli_support import (
+from houseprice.core.cli import (
     EXIT_INPUT,
     EXIT_MODEL,
     EXIT_OK,
@@ -33,6 +32,7 @@ from houseprice.runtime.cli_support import (
     stdout_failed,
     warn,
 )
+from houseprice.core.version import __version__
 
 PROG = "hp-infer"
 # Output is held here (memory first, then disk) until every house has passed validation, so an
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    from houseprice.runtime.errors import (
+    from houseprice.core.errors import (
         InputError,
         ModelError,
         OutputError,
@@ -202,7 +202,7 @@ def _describe(predictor, model: Path, output: Path | None) -> None:  # type: ign
     if output is None:
         _copy_to_stdout(io.BytesIO(text))
     else:
-        from houseprice.runtime.files import atomic_write_bytes
+        from houseprice.core.files import atomic_write_bytes
 
         atomic_write_bytes(output, text)
 
@@ -230,12 +230,12 @@ def _open_input(input: str) -> Iterator[tuple[BinaryIO, str]]:
 def _open_output(output: Path | None) -> Iterator[BinaryIO]:
     """A sink that reaches stdout (or ``output``) only if the whole run succeeds."""
     if output is not None:
-        from houseprice.runtime.files import atomic_open
+        from houseprice.core.files import atomic_open
 
         with atomic_open(output) as sink:
             yield sink
         return
-    from houseprice.runtime.files import Spool
+    from houseprice.core.files import Spool
 
     with Spool(SPOOL_BYTES) as spool:
         yield spool  # type: ignore[misc]
@@ -271,8 +271,8 @@ def console_main() -> NoReturn:
 
     SIGINT and SIGTERM unwind like an error (temp files removed, workers stopped, nothing
     written), then exit with 128 + the signal's number and one line on stderr."""
-    from houseprice.runtime.errors import Interrupted
-    from houseprice.runtime.signals import raise_on_signals
+    from houseprice.core.errors import Interrupted
+    from houseprice.core.signals import raise_on_signals
 
     raise_on_signals()
     try:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from houseprice.runtime.errors import ModelError
+from houseprice.core.errors import ModelError
 
 INPUT_NAME = "features"
 OUTPUT_NAME = "price"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
-from houseprice.runtime.errors import MalformedInputError, WorkerError
+from houseprice.core.errors import MalformedInputError, WorkerError
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.readers import CHUNK_ROWS, Format, RawChunk, open_source, parse_jsonl_chunk
 from houseprice.runtime.validate import RangeCheck, RangeReport
@@ -104,7 +104,7 @@ _worker_task: _ChunkTask | None = None
 
 
 def _start_worker(task: _ChunkTask, parent: int | None = None) -> None:
-    from houseprice.runtime.signals import detach_worker
+    from houseprice.core.signals import detach_worker
 
     global _worker_task
     detach_worker(parent)
@@ -131,8 +131,8 @@ def _in_workers(task: _ChunkTask, chunks: Iterable[RawChunk], jobs: int) -> Iter
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from houseprice.runtime.pools import stop_workers
-    from houseprice.runtime.signals import held_while_forking
+    from houseprice.core.pools import stop_workers
+    from houseprice.core.signals import held_while_forking
 
     method = _start_method(task.predictor)
     parent = os.getpid() if method == "fork" else None  # forkserver's workers have another

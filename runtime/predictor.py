@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
-from houseprice.runtime.errors import InputError, ModelError
 from houseprice.runtime.one_house import OneHouse
 from houseprice.runtime.validate import (
     Locate,

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from houseprice.runtime.errors import InputError, MalformedInputError
+from houseprice.core.errors import InputError, MalformedInputError
 from houseprice.runtime.validate import (
     Locate,
     Schema,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from houseprice.runtime.errors import InputError
+from houseprice.core.errors import InputError
 
 Locate = Callable[[int], str]  # record index within the batch -> "line 7", "$[3]", ...
 _NUMBER_TYPES = frozenset({int, float})

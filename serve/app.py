@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from houseprice.runtime.errors import InputError, ModelError
+from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.readers import Format, wrap_text
 from houseprice.serve.config import ServeConfig

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from houseprice.runtime.cli_support import (
+from houseprice.core.cli import (
     EXIT_MODEL,
     EXIT_OUTPUT,
     EXIT_SERVER,
@@ -123,7 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError as exc:
         missing_extra(PROG, exc.name or "uvicorn", "serve")
-    from houseprice.runtime.errors import ModelError
+    from houseprice.core.errors import ModelError
     from houseprice.serve.config import ServeConfig
     from houseprice.serve.model import ModelHolder, load_model
 
@@ -168,7 +168,7 @@ def _serve_here(holder: Any, config: Any, sock: socket.socket, *, worker: bool =
 def _supervise(holder: Any, config: Any, sock: socket.socket) -> int:
     from prometheus_client import multiprocess
 
-    from houseprice.runtime.errors import ModelError
+    from houseprice.core.errors import ModelError
     from houseprice.serve.model import ModelHolder, ReloadInProgress, fresh_copy
     from houseprice.serve.workers import Supervisor, WorkersFailed
 

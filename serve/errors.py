@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from houseprice.runtime.errors import InputError, MalformedInputError
+from houseprice.core.errors import InputError, MalformedInputError
 
 BODY = "body"  # the name the runtime's messages give the request body
 # The runtime's messages start "body:LINE: ", "body: $[i]: " or "body: ", then maybe "FIELD: ".

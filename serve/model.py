@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from houseprice.runtime.errors import InputError, ModelError
+from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.one_house import OneHouseJson
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.validate import RangeCheck

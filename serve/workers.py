@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from houseprice.runtime.signals import detach_worker
+from houseprice.core.signals import detach_worker
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # A worker that dies within this many seconds of starting, this many times in a row, is not

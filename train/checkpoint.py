@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
+from houseprice.core.errors import ModelError
+from houseprice.core.files import atomic_write_bytes
 from houseprice.runtime.contract import CONTRACT_VERSION, PREFIX, ModelInfo
-from houseprice.runtime.errors import ModelError
-from houseprice.runtime.files import atomic_write_bytes
 from houseprice.train.config import ConfigError, TrainConfig
 from houseprice.train.model import PriceMLP
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from houseprice.runtime.cli_support import (
+from houseprice.core.cli import (
     EXIT_INPUT,
     EXIT_OUTPUT,
     EXIT_USAGE,
@@ -17,6 +17,7 @@ from houseprice.runtime.cli_support import (
     echo,
     fail,
     missing_extra,
+    note,
     run_app,
 )
 
@@ -26,12 +27,14 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 class Recipe(str, Enum):
     default = "default"
-    seed = "seed"
+    tutorial = "tutorial"
+    seed = "seed"  # the old name of tutorial
 
 
 class Split(str, Enum):
     shuffle = "shuffle"
-    seed = "seed"
+    tutorial = "tutorial"
+    seed = "seed"  # the old name of tutorial
 
 
 @app.command(help="Train the house-price MLP and save OUT/checkpoint.pt and OUT/metrics.json.")
@@ -46,12 +49,14 @@ def train(
         [], "--drop", help="Feature to leave out (repeatable), e.g. --drop B."
     ),
     recipe: Recipe = typer.Option(
-        Recipe.default, "--recipe", help="'seed' reproduces the reference tutorial exactly."
+        Recipe.default,
+        "--recipe",
+        help="'tutorial' reproduces the tutorial this project starts from, exactly ('seed', its old name, still works).",
     ),
     split: Split = typer.Option(
         None,
         "--split",
-        help="'shuffle' (seeded 80/20, default) or 'seed' (first rows train, last 10 test).",
+        help="'shuffle' (seeded 80/20, default) or 'tutorial' (first rows train, last 10 test; 'seed', its old name, still works).",
     ),
     test_fraction: float = typer.Option(
         None,
@@ -92,18 +97,20 @@ def train(
         import torch  # noqa: F401  (only to give the install hint before any work)
     except ImportError:
         missing_extra(PROG, "torch", "train")
+    from houseprice.core.errors import OutputError
     from houseprice.data import DataError, load_dataset
-    from houseprice.runtime.errors import OutputError
     from houseprice.train.checkpoint import CheckpointError
     from houseprice.train.config import RECIPES, ConfigError, with_overrides
     from houseprice.train.fit import TrainError
     from houseprice.train.split import SplitError
 
     _check_cv_flags(cv, repeats, jobs)
+    recipe_name = _current_name("--recipe", recipe.value)
+    split_name = _current_name("--split", split.value) if split else None
     try:
         config = with_overrides(
-            RECIPES[recipe.value],
-            split=split.value if split else ("seed" if recipe is Recipe.seed else None),
+            RECIPES[recipe_name],
+            split=split_name or ("tutorial" if recipe_name == "tutorial" else None),
             test_fraction=test_fraction,
             seed=seed,
             epochs=epochs,
@@ -129,8 +136,18 @@ def train(
         fail(PROG, f"cannot write to {out}: {exc.strerror or exc}", EXIT_OUTPUT)
 
 
+def _current_name(flag: str, value: str) -> str:
+    """The name a recipe or split goes by now; an old name works, with a one-line note."""
+    from houseprice.train.split import OLD_NAMES
+
+    if value not in OLD_NAMES:
+        return value
+    note(PROG, f"{flag} {value} is now {flag} {OLD_NAMES[value]}")
+    return OLD_NAMES[value]
+
+
 def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool, jobs: int) -> None:
-    from houseprice.runtime.files import atomic_write_bytes
+    from houseprice.core.files import atomic_write_bytes
     from houseprice.train.checkpoint import save_checkpoint
     from houseprice.train.report import format_metrics
     from houseprice.train.run import train_holdout
@@ -178,7 +195,7 @@ def _check_cv_flags(cv: int, repeats: int, jobs: int) -> None:
 
 
 def _run_cv(dataset, config, plan: CVPlan, out: Path, quiet: bool) -> None:
-    from houseprice.runtime.files import atomic_write_bytes
+    from houseprice.core.files import atomic_write_bytes
     from houseprice.train.cv import OURS, comparison_candidates, cross_validate, sklearn_available
     from houseprice.train.cv import fold_seed as seed_of
     from houseprice.train.report import format_cv

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from houseprice.data import Dataset
-from houseprice.train.config import SEED_RECIPE, TrainConfig
+from houseprice.train.config import TUTORIAL_RECIPE, TrainConfig
 from houseprice.train.fit import fit, predict
 from houseprice.train.metrics import regression_metrics
 from houseprice.train.split import kfold_splits
@@ -42,7 +42,7 @@ def comparison_candidates(config: TrainConfig, with_gbr: bool) -> list[Candidate
     """What `hp-train --cv` compares on the same folds; `config` is the candidate called OURS."""
     candidates = [
         Candidate(
-            "reference recipe (--recipe seed)", "mlp", replace(SEED_RECIPE, seed=config.seed)
+            "tutorial recipe (--recipe tutorial)", "mlp", replace(TUTORIAL_RECIPE, seed=config.seed)
         ),
         Candidate(OURS, "mlp", config),
         Candidate("linear least squares", "linear"),
@@ -183,7 +183,7 @@ _worker_state: tuple[Dataset, list[Candidate]] | None = None
 
 
 def _start_worker(data: Dataset, candidates: list[Candidate]) -> None:
-    from houseprice.runtime.signals import detach_worker
+    from houseprice.core.signals import detach_worker
 
     global _worker_state
     detach_worker()

@@ -138,7 +138,7 @@ _worker_rows: tuple[torch.Tensor, torch.Tensor, TrainConfig] | None = None
 
 
 def _start_member_worker(z: torch.Tensor, t: torch.Tensor, config: TrainConfig) -> None:
-    from houseprice.runtime.signals import detach_worker
+    from houseprice.core.signals import detach_worker
 
     global _worker_rows
     detach_worker()

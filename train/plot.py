@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from houseprice.core.files import atomic_write_with
 from houseprice.data import Dataset
-from houseprice.runtime.files import atomic_write_with
 from houseprice.train.fit import predict
 from houseprice.train.run import HoldoutRun
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from houseprice.core.version import __version__
 from houseprice.data import Dataset
-from houseprice.runtime._version import __version__
 from houseprice.runtime.contract import ModelInfo
 from houseprice.train.checkpoint import TrainedModel, nonfinite_problem
 from houseprice.train.config import TrainConfig

@@ -1,11 +1,13 @@
-"""Row splits: the reference recipe's fixed split, a seeded hold-out, and K folds (numpy only)."""
+"""Row splits: the tutorial's fixed split, a seeded hold-out, and K folds (numpy only)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-# The reference recipe trains on the first 496 rows and tests on the last 10.
-SEED_TEST_ROWS = 10
+# The tutorial trains on the first 496 rows and tests on the last 10.
+TUTORIAL_TEST_ROWS = 10
+# Earlier names of the tutorial's recipe and split, still accepted (checkpoints, scripts).
+OLD_NAMES = {"seed": "tutorial"}
 
 
 class SplitError(ValueError):
@@ -16,12 +18,16 @@ class SplitError(ValueError):
 def holdout_split(
     n_rows: int, kind: str, test_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test row indices. 'seed': the last 10 rows are the test set; 'shuffle': seeded."""
-    if kind == "seed":
-        if n_rows <= SEED_TEST_ROWS:
-            raise SplitError(f"--split seed needs more than {SEED_TEST_ROWS} rows, got {n_rows}")
+    """Train and test row indices. 'tutorial': the last 10 rows are the test set; 'shuffle':
+    seeded."""
+    kind = OLD_NAMES.get(kind, kind)  # a model trained before the rename
+    if kind == "tutorial":
+        if n_rows <= TUTORIAL_TEST_ROWS:
+            raise SplitError(
+                f"--split tutorial needs more than {TUTORIAL_TEST_ROWS} rows, got {n_rows}"
+            )
         rows = np.arange(n_rows)
-        return rows[:-SEED_TEST_ROWS], rows[-SEED_TEST_ROWS:]
+        return rows[:-TUTORIAL_TEST_ROWS], rows[-TUTORIAL_TEST_ROWS:]
     if test_fraction == 0:  # the model to ship: every row trains, the estimate comes from --cv
         return np.arange(n_rows), np.arange(0)
     n_test = round(n_rows * test_fraction)

@@ -31,8 +31,8 @@ def in_workers(
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from houseprice.runtime.pools import stop_workers
-    from houseprice.runtime.signals import held_while_forking
+    from houseprice.core.pools import stop_workers
+    from houseprice.core.signals import held_while_forking
 
     context = multiprocessing.get_context("forkserver")
     pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=start, initargs=start_args)

@@ -18,7 +18,7 @@ from houseprice.batch import output as output_module
 from houseprice.batch.errors import OutputRefused
 from houseprice.batch.job import BatchConfig, run_batch
 from houseprice.batch.output import MARKER
-from houseprice.runtime.errors import InputError, ModelError, OutputError
+from houseprice.core.errors import InputError, ModelError, OutputError
 from tests.batch.conftest import houses, job, write_parts
 
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from houseprice.batch.job import run_batch
-from houseprice.runtime.errors import InputError
+from houseprice.core.errors import InputError
 from tests.batch.conftest import houses, job
 from tests.conftest import run_cli
 

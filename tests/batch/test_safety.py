@@ -13,7 +13,7 @@ import pytest
 from houseprice.batch.errors import OutputRefused
 from houseprice.batch.job import BatchConfig, run_batch
 from houseprice.batch.output import MARKER, check_output
-from houseprice.runtime.errors import Interrupted
+from houseprice.core.errors import Interrupted
 from tests.batch.conftest import houses, job, write_parts
 from tests.conftest import run_cli
 
@@ -104,8 +104,8 @@ def test_an_output_that_cannot_be_replaced_is_exit_5_and_stays(
 def test_a_signal_just_after_output_is_replaced_tells_the_truth(
     client, exported, predictor, tmp_path, monkeypatch
 ):
-    from houseprice.runtime import signals
-    from houseprice.runtime.signals import raise_on_signals
+    from houseprice.core import signals
+    from houseprice.core.signals import raise_on_signals
 
     monkeypatch.setattr(signals, "_received", [])  # this test's signal stays with it
 

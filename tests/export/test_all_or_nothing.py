@@ -15,10 +15,10 @@ from dataclasses import replace
 import pytest
 import torch
 
+from houseprice.core.errors import Interrupted
 from houseprice.export import api
 from houseprice.export.api import export_model
 from houseprice.export.errors import ExportOutputError
-from houseprice.runtime.errors import Interrupted
 from tests.conftest import run_cli
 
 
@@ -58,7 +58,7 @@ def test_a_signal_during_the_onnx_conversion_is_interrupted_not_a_conversion_err
     """torch's exporter catches what is raised inside it at some moments and raises its own
     error: the signal must still come out as Interrupted (one line, 143), not as exit 3. SIGTERM
     lands at several moments of the conversion (here ~1 s in was one that torch wrapped)."""
-    from houseprice.runtime import signals
+    from houseprice.core import signals
 
     real_export = torch.onnx.export
     previous = [signal.getsignal(s) for s in signals.HANDLED]

@@ -228,9 +228,9 @@ def test_the_fused_graph_is_one_nnapi_partition_with_fixed_shapes(exported, tmp_
 def test_a_failed_write_leaves_the_previous_set_with_its_manifest(exported, tmp_path, monkeypatch):
     """Models and manifest are committed together: a write failing on the last file (the
     manifest, as a disk filling up between writes would) leaves the previous export as it was."""
+    from houseprice.core import files
+    from houseprice.core.errors import OutputError
     from houseprice.export.errors import ExportOutputError
-    from houseprice.runtime import files
-    from houseprice.runtime.errors import OutputError
 
     export_model(exported.checkpoint, tmp_path, ["onnx", "torchscript"])
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}

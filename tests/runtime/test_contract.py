@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from houseprice.core.errors import ModelError
 from houseprice.runtime.contract import PREFIX, ModelInfo
-from houseprice.runtime.errors import ModelError
 from tests.runtime.model_files import NAMES, info
 
 

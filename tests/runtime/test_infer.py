@@ -378,7 +378,8 @@ def test_a_non_finite_price_names_the_line(tmp_path):
 
 
 def test_workers_are_bounded_by_chunks_and_keep_the_thread_count(predictor, houses, monkeypatch):
-    from houseprice.runtime import infer, signals
+    from houseprice.core import signals
+    from houseprice.runtime import infer
 
     started: list[int] = []
     real = infer._in_workers

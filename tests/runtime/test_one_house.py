@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from houseprice.runtime.errors import InputError
+from houseprice.core.errors import InputError
 from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.one_house import OneHouseJson, round_like_numpy
 from houseprice.runtime.predictor import Predictor

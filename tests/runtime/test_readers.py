@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from houseprice.runtime.errors import InputError, MalformedInputError
+from houseprice.core.errors import InputError, MalformedInputError
 from houseprice.runtime.readers import Format, open_source, parse_jsonl_chunk, wrap_text
 from houseprice.runtime.validate import Schema
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from houseprice.runtime.errors import InputError
+from houseprice.core.errors import InputError
 from houseprice.runtime.validate import (
     SHOW_CHARS,
     RangeCheck,

@@ -55,16 +55,18 @@ def test_cv_reports_every_model_on_the_same_folds(tmp_path: Path, monkeypatch):
     from houseprice.train import config as config_module
 
     # The reference recipe's 10,000 iterations are not what this test is about.
-    quick_seed = config_module.TrainConfig(
-        **{**config_module.SEED_RECIPE.to_dict(), "epochs": 20, "drop": ()}
+    quick_tutorial = config_module.TrainConfig(
+        **{**config_module.TUTORIAL_RECIPE.to_dict(), "epochs": 20, "drop": ()}
     )
-    monkeypatch.setattr("houseprice.train.cv.SEED_RECIPE", quick_seed)  # one process: --jobs 1
+    monkeypatch.setattr(
+        "houseprice.train.cv.TUTORIAL_RECIPE", quick_tutorial
+    )  # one process: --jobs 1
     result = _invoke("--cv", "3", "--repeats", "2", "--jobs", "1", "--out", str(tmp_path), *FAST)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "cv.json").read_text())
     names = [s["name"] for s in report["scores"]]
     assert names[:3] == [
-        "reference recipe (--recipe seed)",
+        "tutorial recipe (--recipe tutorial)",
         "houseprice (this config)",
         "linear least squares",
     ]
@@ -172,12 +174,10 @@ def test_subprocess_run_and_error(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_seed_recipe_reproduces_the_reference_range(tmp_path: Path):
+def test_tutorial_recipe_reproduces_the_tutorials_range(tmp_path: Path):
     """The tutorial's unseeded script lands around MSE 6-12 on the last 10 rows."""
-    ok = run_cli(
-        "hp-train", "--split", "seed", "--recipe", "seed", "--quiet", "--out", str(tmp_path)
-    )
-    assert ok.returncode == 0, ok.stderr
+    ok = run_cli("hp-train", "--recipe", "tutorial", "--quiet", "--out", str(tmp_path))
+    assert ok.returncode == 0 and ok.stderr == b"", ok.stderr
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["n_test"] == 10 and metrics["n_train"] == 496
     assert 4.0 < metrics["test"]["mse"] < 14.0
@@ -192,7 +192,7 @@ def test_training_that_diverges_saves_nothing(tmp_path: Path):
 
 
 def test_the_install_hint_pins_torch_as_the_install_files_do():
-    from houseprice.runtime.cli_support import PINNED_TORCH
+    from houseprice.core.cli import PINNED_TORCH
     from tests.conftest import REPO
 
     pins = [line.strip() for line in (REPO / "requirements" / "torch.txt").read_text().splitlines()]
@@ -254,3 +254,29 @@ def test_a_signal_mid_cv_or_training_stops_every_worker_and_writes_nothing(
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [pid for pid in workers if alive(pid)]
+
+
+def test_the_old_name_of_the_tutorial_still_works_with_a_note(tmp_path: Path):
+    result = _invoke("--recipe", "seed", "--split", "seed", "--out", str(tmp_path), *FAST)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[:2] == [
+        "hp-train: note: --recipe seed is now --recipe tutorial",
+        "hp-train: note: --split seed is now --split tutorial",
+    ]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert (metrics["n_train"], metrics["n_test"]) == (496, 10)
+
+
+def test_a_checkpoint_from_before_the_rename_loads(tmp_path: Path):
+    import torch
+
+    from houseprice.train.checkpoint import load_checkpoint
+
+    assert _invoke("--split", "tutorial", "--out", str(tmp_path), *FAST).exit_code == 0
+    payload = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    key = "houseprice.config"
+    config = json.loads(payload["info"][key])
+    assert config["split"] == "tutorial"
+    payload["info"][key] = json.dumps({**config, "split": "seed"})
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt").config.split == "tutorial"

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from houseprice.train.config import SEED_RECIPE, ConfigError, TrainConfig, with_overrides
+from houseprice.train.config import TUTORIAL_RECIPE, ConfigError, TrainConfig, with_overrides
 
 
 def test_round_trip_through_dict():
@@ -24,14 +24,18 @@ def test_out_of_range_values_are_rejected(field: str):
 
 
 def test_seed_recipe_is_the_reference_tutorial():
-    assert (SEED_RECIPE.hidden, SEED_RECIPE.lr, SEED_RECIPE.epochs) == (100, 0.01, 10_000)
-    assert SEED_RECIPE.loss_scale == 0.001 and not SEED_RECIPE.standardize
-    assert SEED_RECIPE.batch_size == 0 and SEED_RECIPE.members == 1
+    assert (TUTORIAL_RECIPE.hidden, TUTORIAL_RECIPE.lr, TUTORIAL_RECIPE.epochs) == (
+        100,
+        0.01,
+        10_000,
+    )
+    assert TUTORIAL_RECIPE.loss_scale == 0.001 and not TUTORIAL_RECIPE.standardize
+    assert TUTORIAL_RECIPE.batch_size == 0 and TUTORIAL_RECIPE.members == 1
 
 
 def test_overrides_skip_none():
-    assert with_overrides(SEED_RECIPE, lr=None, seed=7) == TrainConfig(
-        **{**SEED_RECIPE.to_dict(), "seed": 7, "drop": ()}
+    assert with_overrides(TUTORIAL_RECIPE, lr=None, seed=7) == TrainConfig(
+        **{**TUTORIAL_RECIPE.to_dict(), "seed": 7, "drop": ()}
     )
 
 

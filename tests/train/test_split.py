@@ -9,7 +9,7 @@ from houseprice.train.split import SplitError, holdout_split, kfold_splits
 
 
 def test_seed_split_is_the_reference_split():
-    train, test = holdout_split(506, "seed", 0.2, seed=123)
+    train, test = holdout_split(506, "tutorial", 0.2, seed=123)
     np.testing.assert_array_equal(train, np.arange(496))
     np.testing.assert_array_equal(test, np.arange(496, 506))
 
@@ -38,7 +38,7 @@ def test_cv_folds_never_share_rows_and_cover_all(n: int, k: int, seed: int):
 
 def test_too_small_data_is_a_split_error():
     with pytest.raises(SplitError):
-        holdout_split(10, "seed", 0.2, 0)
+        holdout_split(10, "tutorial", 0.2, 0)
     with pytest.raises(SplitError):
         kfold_splits(5, 5, 0)
     with pytest.raises(SplitError):

@@ -42,7 +42,7 @@ def fail(prog: str, message: str, code: int) -> NoReturn:
 def fail_with(prog: str, exc: Exception) -> NoReturn:
     """One line and the documented exit code for a typed runtime error (InputError and
     WorkerError 1, ModelError 3, OutputError 5)."""
-    from houseprice.runtime.errors import InputError, ModelError, OutputError, WorkerError
+    from houseprice.core.errors import InputError, ModelError, OutputError, WorkerError
 
     codes = {InputError: EXIT_INPUT, WorkerError: EXIT_INPUT, ModelError: EXIT_MODEL,
              OutputError: EXIT_OUTPUT}  # fmt: skip
@@ -66,6 +66,11 @@ def worker_count(text: str) -> int:
 
 def warn(prog: str, message: str) -> None:
     sys.stderr.write(f"{prog}: warning: {message}\n")
+
+
+def note(prog: str, message: str) -> None:
+    """A line on stderr that changes nothing, e.g. that an old spelling has a new name."""
+    sys.stderr.write(f"{prog}: note: {message}\n")
 
 
 def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
@@ -117,8 +122,8 @@ def run_app(app: typer.Typer, prog: str) -> None:
     half-written), then exit with 128 + the signal's number and one line on stderr."""
     import typer
 
-    from houseprice.runtime.errors import Interrupted
-    from houseprice.runtime.signals import raise_on_signals
+    from houseprice.core.errors import Interrupted
+    from houseprice.core.signals import raise_on_signals
 
     raise_on_signals()
     # typer vendors click; its UsageError (bad flag, bad value, missing argument) is the base of

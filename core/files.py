@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from houseprice.runtime.errors import OutputError
+from houseprice.core.errors import OutputError
 
 
 def check_destination(path: str | os.PathLike[str]) -> Path:
@@ -55,7 +55,7 @@ def atomic_write_many(files: Mapping[Path, bytes]) -> None:
     then they are renamed over their targets one after the other, with SIGINT and SIGTERM held.
     The files they replace are kept aside until the last rename has succeeded: if one fails,
     those already renamed are put back, so a reader finds the whole old set or the whole new one."""
-    from houseprice.runtime.signals import signals_held
+    from houseprice.core.signals import signals_held
 
     targets = [check_destination(path) for path in files]
     with ExitStack() as stack:

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from houseprice.runtime.files import Spool, atomic_open, atomic_write_bytes
+from houseprice.core.files import Spool, atomic_open, atomic_write_bytes
 
 
 def test_atomic_write_replaces_only_when_complete(tmp_path):
@@ -38,7 +38,7 @@ def test_spool_gives_back_everything_in_memory_or_on_disk(limit):
 def test_a_spool_that_cannot_spill_is_an_output_error(monkeypatch):
     import tempfile
 
-    from houseprice.runtime.errors import OutputError
+    from houseprice.core.errors import OutputError
 
     # A TMPDIR with no space left: the spill file is /dev/full, where every write fails (ENOSPC).
     monkeypatch.setattr(tempfile, "TemporaryFile", lambda: open("/dev/full", "w+b"))  # noqa: SIM115
@@ -49,8 +49,8 @@ def test_a_spool_that_cannot_spill_is_an_output_error(monkeypatch):
 
 
 def test_every_file_or_none(tmp_path):
-    from houseprice.runtime.errors import OutputError
-    from houseprice.runtime.files import atomic_write_many
+    from houseprice.core.errors import OutputError
+    from houseprice.core.files import atomic_write_many
 
     first, second = tmp_path / "a.bin", tmp_path / "b.bin"
     first.write_bytes(b"old a")
@@ -68,8 +68,8 @@ def test_every_file_or_none(tmp_path):
     [("", "empty file name"), ("out/", "a file name is needed"), ("/dev/null", "not a regular")],
 )
 def test_destinations_that_cannot_be_files(name, problem):
-    from houseprice.runtime.errors import OutputError
-    from houseprice.runtime.files import check_destination
+    from houseprice.core.errors import OutputError
+    from houseprice.core.files import check_destination
 
     with pytest.raises(OutputError, match=problem):
         check_destination(name)
