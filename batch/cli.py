@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from houseprice.core import defaults
 from houseprice.core.cli import (
     EXIT_SERVER,
     EXIT_USAGE,
@@ -17,7 +18,7 @@ from houseprice.core.cli import (
     cpu_count,
     fail,
     fail_with,
-    missing_extra,
+    require_extra,
     warn,
     worker_count,
 )
@@ -41,11 +42,16 @@ def _folder(text: str) -> Path:
     return Path(text)
 
 
+DESCRIPTION = "Price every house in Parquet or CSV partitions on a Dask cluster."
+EPILOG = (
+    "exit codes: 1 bad input (the file and row are named), 2 bad usage, 3 bad model, "
+    "5 OUTPUT cannot be written, 6 the dask extra is missing, 7 the cluster failed, "
+    "130/143 interrupted. OUTPUT appears only when every partition succeeded."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description="Price every house in Parquet or CSV partitions on a Dask cluster.",
-                           epilog="exit codes: 1 bad input (the file and row are named), 2 bad usage, 3 bad model, "
-                                  "5 OUTPUT cannot be written, 6 the dask extra is missing, 7 the cluster failed, "
-                                  "130/143 interrupted. OUTPUT appears only when every partition succeeded.")  # fmt: skip
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument(
         "input", metavar="INPUT", help="a Parquet or CSV file, a folder of them, or a glob"
     )
@@ -69,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model",
         type=Path,
-        default=Path("artifacts/model.onnx"),
+        default=defaults.MODEL,
         help="exported .onnx model [%(default)s]",
     )
     where = parser.add_mutually_exclusive_group()
@@ -93,10 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--margin",
         type=_margin,
-        default=0.1,
+        default=defaults.MARGIN,
         help="warn about features beyond this fraction of their training span [%(default)s]",
     )
-    return parser  # fmt: skip
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -117,19 +123,21 @@ def _main(argv: Sequence[str] | None, written: list[Path]) -> None:
     args = build_parser().parse_args(argv)
     if not args.price_column.strip():
         fail(PROG, "--price-column must not be empty", 2)
-    try:
-        import dask.dataframe  # noqa: F401
-        import distributed  # noqa: F401
-        import pyarrow  # noqa: F401
-    except ImportError as exc:
-        missing_extra(PROG, exc.name or "dask", "dask")
+    require_extra(PROG, "dask", "dask.dataframe", "distributed", "pyarrow")
     from houseprice.batch.errors import ClusterError, OutputRefused
     from houseprice.batch.job import BatchConfig, plan_batch, run_batch
     from houseprice.core.errors import InputError, ModelError, OutputError
 
-    config = BatchConfig(input=args.input, output=args.output, model=args.model, format=args.format,
-                         price_column=args.price_column, margin=args.margin,
-                         progress=sys.stderr.isatty(), overwrite=args.overwrite)  # fmt: skip
+    config = BatchConfig(
+        input=args.input,
+        output=args.output,
+        model=args.model,
+        format=args.format,
+        price_column=args.price_column,
+        margin=args.margin,
+        progress=sys.stderr.isatty(),
+        overwrite=args.overwrite,
+    )
     try:
         plan = plan_batch(config)  # refusals cost no cluster start
         with _cluster(args) as client:
@@ -142,8 +150,10 @@ def _main(argv: Sequence[str] | None, written: list[Path]) -> None:
         fail(PROG, str(exc), EXIT_SERVER)
     for report in result.out_of_range:
         warn(PROG, report.message())
-    sys.stderr.write(f"{PROG}: priced {result.rows:,} houses in {result.partitions} partition(s) in "
-                     f"{result.seconds:.1f} s; wrote {args.output}\n")  # fmt: skip
+    sys.stderr.write(
+        f"{PROG}: priced {result.rows:,} houses in {result.partitions} partition(s) in "
+        f"{result.seconds:.1f} s; wrote {args.output}\n"
+    )
 
 
 class _cluster:
@@ -175,8 +185,13 @@ class _cluster:
         quiet = logging.WARNING if self.args.verbose else logging.CRITICAL
         try:
             with contextlib.nullcontext() if self.args.verbose else _children_silenced():
-                self.cluster = LocalCluster(n_workers=self.args.local_workers or cpu_count(), threads_per_worker=1,
-                                            processes=True, dashboard_address=None, silence_logs=quiet)  # fmt: skip
+                self.cluster = LocalCluster(
+                    n_workers=self.args.local_workers or cpu_count(),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=quiet,
+                )
                 self.client = Client(self.cluster)
         except BaseException:
             self.__exit__()

@@ -25,6 +25,7 @@ from houseprice.batch.layout import FilePlan, Layout, first_line, lay_out, read_
 from houseprice.batch.output import check_output, discard, make_staging, put_in_place, write_marker
 from houseprice.batch.score import features, send_model, worker_predictor
 from houseprice.batch.sources import find_sources
+from houseprice.core import defaults
 from houseprice.core.errors import InputError, ModelError, OutputError
 from houseprice.core.signals import signals_held
 from houseprice.core.version import __version__
@@ -38,10 +39,10 @@ SLICE_ROWS = 65_536  # rows priced and written at a time; also the Parquet row-g
 class BatchConfig:
     input: str
     output: Path
-    model: Path = Path("artifacts/model.onnx")
+    model: Path = defaults.MODEL
     format: str = "parquet"  # of the output: "parquet" or "csv"
     price_column: str = "price"
-    margin: float = 0.1  # extrapolation warnings beyond this fraction of a feature's span
+    margin: float = defaults.MARGIN  # extrapolation warnings beyond this share of a span
     progress: bool = False  # Dask's progress bar on stderr
     overwrite: bool = False  # replace an OUTPUT folder that hp-batch did not write
 
@@ -71,8 +72,9 @@ def plan_batch(config: BatchConfig) -> BatchPlan:
     sources = find_sources(config.input)
     real = check_output(config.output, sources.local_paths(), config.overwrite)
     predictor = Predictor.load(config.model)
-    return BatchPlan(config, real, predictor, lay_out(sources, predictor.feature_names,
-                                                      config.price_column))  # fmt: skip
+    return BatchPlan(
+        config, real, predictor, lay_out(sources, predictor.feature_names, config.price_column)
+    )
 
 
 def run_batch(
@@ -88,8 +90,9 @@ def run_batch(
     try:
         info = predictor.info
         check = RangeCheck(predictor.schema, info.feature_min, info.feature_max, plan.config.margin)
-        task = _PartitionTask(str(staging), plan.config.format, layout, check,
-                              send_model(predictor, client))  # fmt: skip
+        task = _PartitionTask(
+            str(staging), plan.config.format, layout, check, send_model(predictor, client)
+        )
         summary = _compute(
             client, _graph(task, layout, predictor.schema.width), plan.config.progress
         )

@@ -28,8 +28,27 @@ from houseprice.runtime.validate import show
 
 # pandas' default spellings of a missing value: in feature columns they mean "missing" (and are
 # refused as not finite); passthrough text keeps them as written.
-MISSING = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
-           "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")  # fmt: skip
+MISSING = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +90,14 @@ def lay_out(sources: Sources, feature_names: Sequence[str], price: str) -> Layou
     )
     first_columns = [n for n in headers[0][0]]
     columns = [*first_columns, *(n for n in passthrough if n not in first_columns)]
-    return Layout(first, passthrough, tuple(columns), price,
-                  {name: _widest(found) for name, found in types.items()}, tuple(plans))  # fmt: skip
+    return Layout(
+        first,
+        passthrough,
+        tuple(columns),
+        price,
+        {name: _widest(found) for name, found in types.items()},
+        tuple(plans),
+    )
 
 
 def _is_passthrough(name: str, plans: list[FilePlan]) -> bool:
@@ -117,12 +142,15 @@ def _match(
         if not found:
             raise InputError(f"{file}: no column {feature}")
         if len(found) > 1:
-            raise InputError(f"{file}: columns {' and '.join(map(show, found))} both match "
-                             f"feature {feature}")  # fmt: skip
+            raise InputError(
+                f"{file}: columns {' and '.join(map(show, found))} both match feature {feature}"
+            )
         chosen.append(found[0])
     if price.lower() in by_name:
-        raise InputError(f"{file}: the input already has a column {show(price)}; name the price "
-                         "column otherwise (--price-column)")  # fmt: skip
+        raise InputError(
+            f"{file}: the input already has a column {show(price)}; name the price "
+            "column otherwise (--price-column)"
+        )
     return tuple(chosen)
 
 
@@ -153,8 +181,12 @@ def read_partition(plan: FilePlan, layout: Layout) -> pd.DataFrame:
 
 def _read(plan: FilePlan) -> pd.DataFrame:
     if plan.format == "csv":
-        return pd.read_csv(plan.file, dtype={c: str for c in plan.passthrough},
-                           keep_default_na=False, na_values={c: MISSING for c in plan.features})  # fmt: skip
+        return pd.read_csv(
+            plan.file,
+            dtype={c: str for c in plan.passthrough},
+            keep_default_na=False,
+            na_values={c: MISSING for c in plan.features},
+        )
     return pd.read_parquet(plan.file, columns=[*plan.features, *plan.passthrough])
 
 

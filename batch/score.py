@@ -61,8 +61,10 @@ def match_columns(columns: Sequence[str], dtypes: Any, predictor: Predictor, pri
     for feature in predictor.feature_names:
         found = by_name.get(feature.lower(), [])
         if not found:
-            raise InputError(f"no column for feature {feature}; the model takes "
-                             f"{', '.join(predictor.feature_names)}")  # fmt: skip
+            raise InputError(
+                f"no column for feature {feature}; the model takes "
+                f"{', '.join(predictor.feature_names)}"
+            )
         if len(found) > 1:
             raise InputError(
                 f"columns {' and '.join(map(show, found))} both match feature {feature}"
@@ -73,15 +75,21 @@ def match_columns(columns: Sequence[str], dtypes: Any, predictor: Predictor, pri
         if not (pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)):
             raise InputError(f"column {column} holds {kind}, not numbers")
     if price.lower() in by_name:
-        raise InputError(f"the input already has a column {show(price)}; name the price column "
-                         "otherwise (--price-column)")  # fmt: skip
+        raise InputError(
+            f"the input already has a column {show(price)}; name the price column "
+            "otherwise (--price-column)"
+        )
     return Columns(tuple(chosen), price)
 
 
 def predict_dataframe(
-    ddf: Any, model: Predictor, *, client: Client | None = None, price_column: str = "price",
+    ddf: Any,
+    model: Predictor,
+    *,
+    client: Client | None = None,
+    price_column: str = "price",
     sources: Sequence[str] | None = None,
-) -> Any:  # fmt: skip
+) -> Any:
     """``ddf`` with a float32 ``price_column`` appended; every other column passes through.
 
     Checked before any task runs: every feature has one numeric column. Checked per partition:
@@ -119,8 +127,13 @@ def where(sources: Sequence[str], partition_info: dict | None) -> str:
     return sources[number] if number < len(sources) else f"partition {number}"
 
 
-def _price_partition(df: pd.DataFrame, columns: Columns, name: str, sources: tuple[str, ...],
-                     partition_info: dict | None = None) -> pd.DataFrame:  # fmt: skip
+def _price_partition(
+    df: pd.DataFrame,
+    columns: Columns,
+    name: str,
+    sources: tuple[str, ...],
+    partition_info: dict | None = None,
+) -> pd.DataFrame:
     place = where(sources, partition_info)
     priced, _ = price_frame(df, columns, worker_predictor(name), lambda i: f"{place}: row {i + 1}")
     return priced

@@ -25,8 +25,11 @@ class Sources:
     def local_paths(self) -> list[Path]:
         """The files on this machine's filesystem, and INPUT itself if it is a folder: what
         OUTPUT must never hold or lie inside."""
-        paths = [Path(f.removeprefix("file://")) for f in self.files
-                 if "://" not in f or f.startswith("file://")]  # fmt: skip
+        paths = [
+            Path(f.removeprefix("file://"))
+            for f in self.files
+            if "://" not in f or f.startswith("file://")
+        ]
         folder = Path(self.spec.removeprefix("file://"))
         return [*paths, folder] if self.spec and folder.is_dir() else paths
 
@@ -62,8 +65,9 @@ def _refuse_folders(files: Sequence[str]) -> None:
     """A folder named like a data file (``x.parquet/``) is not read as one partition."""
     for file in files:
         if Path(file).is_dir():
-            raise InputError(f"{file}: a folder, not a file; name it as INPUT to read the files "
-                             "in it")  # fmt: skip
+            raise InputError(
+                f"{file}: a folder, not a file; name it as INPUT to read the files in it"
+            )
 
 
 def _remote_files(spec: str) -> list[str]:
@@ -72,8 +76,11 @@ def _remote_files(spec: str) -> list[str]:
     try:
         fs, _, paths = fsspec.core.get_fs_token_paths(spec)
         if len(paths) == 1 and fs.isdir(paths[0]):
-            paths = [p for p in fs.ls(paths[0], detail=False)
-                     if PurePosixPath(p).suffix.lower() in SUFFIXES]  # fmt: skip
+            paths = [
+                p
+                for p in fs.ls(paths[0], detail=False)
+                if PurePosixPath(p).suffix.lower() in SUFFIXES
+            ]
     except (OSError, ValueError, ImportError) as exc:  # unknown protocol, no credentials, ...
         raise InputError(f"{spec}: cannot list ({str(exc).splitlines()[0][:200]})") from None
     if not paths:

@@ -98,10 +98,28 @@ def run_batch_bench(model: Path, rows: int = 10_000_000, parts: int = 20) -> dic
     with tempfile.TemporaryDirectory(prefix="hp-bench-batch-") as scratch:
         folder = Path(scratch)
         parquet, jsonl = generate(model, rows, parts, folder)
-        batch = lambda w: [str(bin_dir / "hp-batch"), str(parquet), str(folder / f"out{w}"),  # noqa: E731
-                           "--model", str(model), "--local-workers", str(w)]  # fmt: skip
-        infer = [str(bin_dir / "hp-infer"), str(jsonl), "--model", str(model), "--jobs", "2",
-                 "-o", str(folder / "out.jsonl")]  # fmt: skip
+
+        def batch(w: int) -> list[str]:
+            return [
+                str(bin_dir / "hp-batch"),
+                str(parquet),
+                str(folder / f"out{w}"),
+                "--model",
+                str(model),
+                "--local-workers",
+                str(w),
+            ]
+
+        infer = [
+            str(bin_dir / "hp-infer"),
+            str(jsonl),
+            "--model",
+            str(model),
+            "--jobs",
+            "2",
+            "-o",
+            str(folder / "out.jsonl"),
+        ]
         runs = [
             measure("hp-batch, 2 workers", batch(2), rows),
             measure("hp-infer --jobs 2", infer, rows),
@@ -125,17 +143,30 @@ def summarize(runs: list[CommandRun], rows: int, parts: int) -> dict:
         # are assumed not to bound it (the single-machine run cannot show either).
         "projected_seconds_140M_on_10_workers": 140e6 / (10 * per_worker),
         "targets": [
-            {"id": "batch_vs_infer", "target": "hp-batch (2 workers) / hp-infer --jobs 2 houses/s",
-             "measured": ratio, "bound": ">= 1.5", "met": ratio >= 1.5},
-            {"id": "batch_peak_memory", "target": "hp-batch peak memory of the tree (MB)",
-             "measured": two.peak_mb, "bound": "<= 1024", "met": two.peak_mb <= 1024},
+            {
+                "id": "batch_vs_infer",
+                "target": "hp-batch (2 workers) / hp-infer --jobs 2 houses/s",
+                "measured": ratio,
+                "bound": ">= 1.5",
+                "met": ratio >= 1.5,
+            },
+            {
+                "id": "batch_peak_memory",
+                "target": "hp-batch peak memory of the tree (MB)",
+                "measured": two.peak_mb,
+                "bound": "<= 1024",
+                "met": two.peak_mb <= 1024,
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def format_batch(report: dict) -> str:
-    lines = [f"{report['rows']:,} houses, {report['partitions']} Parquet partitions / one JSON Lines file",
-             "", f"{'command':<24}{'seconds':>9}{'houses/s':>12}{'peak MB':>9}"]  # fmt: skip
+    lines = [
+        f"{report['rows']:,} houses, {report['partitions']} Parquet partitions / one JSON Lines file",
+        "",
+        f"{'command':<24}{'seconds':>9}{'houses/s':>12}{'peak MB':>9}",
+    ]
     for r in report["runs"]:
         lines.append(
             f"{r['name']:<24}{r['seconds']:>9.1f}{r['houses_per_s']:>12,.0f}{r['peak_mb']:>9,.0f}"

@@ -8,29 +8,20 @@ from pathlib import Path
 
 import typer
 
-from houseprice.core.cli import (
-    EXIT_INPUT,
-    EXIT_MISSING_EXTRA,
-    EXIT_MODEL,
-    echo,
-    fail,
-    missing_extra,
-    run_app,
-)
+from houseprice.core import cli as common
+from houseprice.core import defaults
 
 PROG = "hp-bench"
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = common.typer_app()
 
 
 @app.command(
     help="Benchmark PyTorch eager, TorchScript and the ONNX runtime side by side, one thread each."
 )
 def bench(
-    model: Path = typer.Option(
-        Path("artifacts/model.onnx"), "--model", help="Exported ONNX model."
-    ),
+    model: Path = typer.Option(defaults.MODEL, "--model", help="Exported ONNX model."),
     checkpoint: Path = typer.Option(
-        Path("artifacts/checkpoint.pt"), "--checkpoint", help="Checkpoint (PyTorch eager row)."
+        defaults.CHECKPOINT, "--checkpoint", help="Checkpoint (PyTorch eager row)."
     ),
     torchscript: Path = typer.Option(
         None, "--torchscript", help="TorchScript file [MODEL's folder/model.torchscript.pt]."
@@ -89,18 +80,14 @@ def bench(
     try:
         report = run(model, checkpoint, torchscript, settings, data, target)
     except ModelError as exc:
-        fail(PROG, str(exc), EXIT_MODEL)
+        common.fail(PROG, str(exc), common.EXIT_MODEL)
     except DataError as exc:
-        fail(PROG, str(exc), EXIT_INPUT)
-    echo(PROG, json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
+        common.fail(PROG, str(exc), common.EXIT_INPUT)
+    common.echo(PROG, json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
 
 
 def _bench_serve(model: Path, seconds: int, workers: int, as_json: bool) -> None:
-    try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        missing_extra(PROG, exc.name or "uvicorn", "serve")
+    common.require_extra(PROG, "serve", "starlette", "uvicorn")
     from houseprice.bench.serve import format_serve, run_serve_bench
     from houseprice.core.errors import ModelError
     from houseprice.runtime.predictor import Predictor
@@ -108,7 +95,7 @@ def _bench_serve(model: Path, seconds: int, workers: int, as_json: bool) -> None
     try:
         predictor = Predictor.load(model)
     except ModelError as exc:
-        fail(PROG, str(exc), EXIT_MODEL)
+        common.fail(PROG, str(exc), common.EXIT_MODEL)
     info = predictor.info
     house = {
         n: (lo + hi) / 2
@@ -117,16 +104,12 @@ def _bench_serve(model: Path, seconds: int, workers: int, as_json: bool) -> None
     try:
         report = run_serve_bench(model, house, seconds=seconds, workers=workers)
     except RuntimeError as exc:
-        fail(PROG, str(exc), EXIT_MISSING_EXTRA)
-    echo(PROG, json.dumps(report, indent=2) if as_json else format_serve(report))
+        common.fail(PROG, str(exc), common.EXIT_MISSING_EXTRA)
+    common.echo(PROG, json.dumps(report, indent=2) if as_json else format_serve(report))
 
 
 def _bench_batch(model: Path, rows: int, as_json: bool) -> None:
-    try:
-        import distributed  # noqa: F401
-        import pyarrow  # noqa: F401
-    except ImportError as exc:
-        missing_extra(PROG, exc.name or "distributed", "dask")
+    common.require_extra(PROG, "dask", "distributed", "pyarrow")
     from houseprice.bench.batch import format_batch, run_batch_bench
     from houseprice.core.errors import ModelError
     from houseprice.runtime.predictor import Predictor
@@ -134,10 +117,10 @@ def _bench_batch(model: Path, rows: int, as_json: bool) -> None:
     try:
         Predictor.load(model)
     except ModelError as exc:
-        fail(PROG, str(exc), EXIT_MODEL)
+        common.fail(PROG, str(exc), common.EXIT_MODEL)
     report = run_batch_bench(model, rows)
-    echo(PROG, json.dumps(report, indent=2) if as_json else format_batch(report))
+    common.echo(PROG, json.dumps(report, indent=2) if as_json else format_batch(report))
 
 
 def main() -> None:
-    run_app(app, PROG)
+    common.run_app(app, PROG)

@@ -33,8 +33,14 @@ print(json.dumps({"price": float(module(x)[0])}))
 """
 
 
-def cold_start(model: Path, torchscript: Path, features: tuple[str, ...], x: np.ndarray,
-               runs: int, folder: Path) -> dict[str, float]:  # fmt: skip
+def cold_start(
+    model: Path,
+    torchscript: Path,
+    features: tuple[str, ...],
+    x: np.ndarray,
+    runs: int,
+    folder: Path,
+) -> dict[str, float]:
     """Median wall ms of whole processes, run interleaved so machine noise hits all alike."""
     house = folder / "house.json"
     house.write_text(json.dumps(dict(zip(features, x[0].tolist(), strict=True))))
@@ -48,8 +54,13 @@ def cold_start(model: Path, torchscript: Path, features: tuple[str, ...], x: np.
     }
     if torchscript.is_file() and _has_torch():
         commands[COLD_TORCH] = [
-            sys.executable, "-c", TORCH_ONE_HOUSE, str(torchscript), str(house), json.dumps(features)
-        ]  # fmt: skip
+            sys.executable,
+            "-c",
+            TORCH_ONE_HOUSE,
+            str(torchscript),
+            str(house),
+            json.dumps(features),
+        ]
     times: dict[str, list[float]] = {name: [] for name in commands}
     for command in commands.values():
         _wall_ms(command)  # warm the page cache

@@ -43,10 +43,19 @@ def _checker_report(model: Path, n_features: int) -> str:
     with tempfile.TemporaryDirectory(prefix="hp-bench-graph-") as folder:
         fixed = Path(folder) / "fixed.onnx"
         steps = [
-            [sys.executable, "-m", tools + "make_dynamic_shape_fixed", "--input_name", "features",
-             "--input_shape", f"1,{n_features}", str(model), str(fixed)],
+            [
+                sys.executable,
+                "-m",
+                tools + "make_dynamic_shape_fixed",
+                "--input_name",
+                "features",
+                "--input_shape",
+                f"1,{n_features}",
+                str(model),
+                str(fixed),
+            ],
             [sys.executable, "-m", tools + "check_onnx_model_mobile_usability", str(fixed)],
-        ]  # fmt: skip
+        ]
         output = ""
         for step in steps:
             done = subprocess.run(step, capture_output=True, text=True, timeout=120)

@@ -39,8 +39,13 @@ def machine() -> dict[str, Any]:
 
     import onnxruntime
 
-    info = {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
-            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__}  # fmt: skip
+    info = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "onnxruntime": onnxruntime.__version__,
+        "numpy": np.__version__,
+    }
     try:
         import torch
 
@@ -83,8 +88,14 @@ def run(
     report.graph = graph_facts(model, len(predictor.feature_names))
     with tempfile.TemporaryDirectory(prefix="hp-bench-") as folder:
         if settings.cold_runs:
-            report.cold_start_ms = cold_start(model, torchscript, predictor.feature_names, x_batch,
-                                              settings.cold_runs, Path(folder))  # fmt: skip
+            report.cold_start_ms = cold_start(
+                model,
+                torchscript,
+                predictor.feature_names,
+                x_batch,
+                settings.cold_runs,
+                Path(folder),
+            )
         if settings.scale_rows:
             report.scale = scale(
                 model,

@@ -45,8 +45,9 @@ def serve(model: str, port: int, workers: int) -> None:
     sock = _bind("127.0.0.1", port)
 
     def serve_here() -> None:  # the session is created in the process that uses it
-        config = uvicorn.Config(create_app(model), log_level="warning", server_header=False,
-                                date_header=False)  # fmt: skip
+        config = uvicorn.Config(
+            create_app(model), log_level="warning", server_header=False, date_header=False
+        )
         uvicorn.Server(config).run(sockets=[sock])
 
     if workers == 1:

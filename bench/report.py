@@ -29,16 +29,22 @@ def format_report(report: Report) -> str:
         lines += [f"  {name:<40}{ms:>8.0f}" for name, ms in report.cold_start_ms.items()]
     if report.scale:
         s = report.scale
-        lines += ["", f"scale: hp-infer on {s['houses']:,.0f} JSON Lines houses ({s['file_mb']:.0f} MB): "
-                      f"{s['seconds']:.2f} s (median of {s['runs']}), {s['houses_per_s']:,.0f} houses/s, peak memory {s['peak_rss_mb']:.0f} MB "
-                      f"(PSS of all processes; largest process RSS {s['largest_process_rss_mb']:.0f} MB); "
-                      f"the same houses in 3 line shapes mixed: {s['mixed_shapes_houses_per_s']:,.0f} houses/s"]  # fmt: skip
+        lines += [
+            "",
+            f"scale: hp-infer on {s['houses']:,.0f} JSON Lines houses ({s['file_mb']:.0f} MB): "
+            f"{s['seconds']:.2f} s (median of {s['runs']}), {s['houses_per_s']:,.0f} houses/s, peak memory {s['peak_rss_mb']:.0f} MB "
+            f"(PSS of all processes; largest process RSS {s['largest_process_rss_mb']:.0f} MB); "
+            f"the same houses in 3 line shapes mixed: {s['mixed_shapes_houses_per_s']:,.0f} houses/s",
+        ]
     if report.graph:
         g = report.graph
-        lines += ["", f"graph: {_num(g['nodes'], 'd')} ONNX nodes; with a batch of 1, NNAPI takes them in "
-                      f"{_num(g['nnapi_partitions'], 'd')} partition(s) leaving {_num(g['nnapi_nodes_left'], 'd')}, "
-                      f"CoreML MLProgram in {_num(g['coreml_mlprogram_partitions'], 'd')} leaving "
-                      f"{_num(g['coreml_mlprogram_nodes_left'], 'd')} (onnxruntime's mobile checker)"]  # fmt: skip
+        lines += [
+            "",
+            f"graph: {_num(g['nodes'], 'd')} ONNX nodes; with a batch of 1, NNAPI takes them in "
+            f"{_num(g['nnapi_partitions'], 'd')} partition(s) leaving {_num(g['nnapi_nodes_left'], 'd')}, "
+            f"CoreML MLProgram in {_num(g['coreml_mlprogram_partitions'], 'd')} leaving "
+            f"{_num(g['coreml_mlprogram_nodes_left'], 'd')} (onnxruntime's mobile checker)",
+        ]
     if report.targets:
         lines += ["", "targets:"]
         for t in report.targets:
@@ -47,6 +53,9 @@ def format_report(report: Report) -> str:
                 f"  {t['target']:<55}{_num(t['measured'], ',.3g'):>10}  {t['bound']:<10}{mark}"
             )
     m = report.machine
-    lines += ["", f"machine: {m['cpus']} CPUs {m['machine']}, Python {m['python']}, onnxruntime "
-                  f"{m['onnxruntime']}, numpy {m['numpy']}, torch {m['torch'] or 'not installed'}"]  # fmt: skip
+    lines += [
+        "",
+        f"machine: {m['cpus']} CPUs {m['machine']}, Python {m['python']}, onnxruntime "
+        f"{m['onnxruntime']}, numpy {m['numpy']}, torch {m['torch'] or 'not installed'}",
+    ]
     return "\n".join(lines)

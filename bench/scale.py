@@ -37,10 +37,16 @@ def scale(
     # the largest single process (which the kernel tracks exactly); the worst run counts.
     peak_kb = max(max(run["tree_peak_kb"], run["maxrss_kb"]) for run in measured)
     largest_kb = max(run["maxrss_kb"] for run in measured)
-    return {"houses": rows, "file_mb": path.stat().st_size / 1e6, "seconds": seconds,
-            "houses_per_s": rows / seconds, "mixed_shapes_houses_per_s": rows / mixed_seconds,
-            "peak_rss_mb": peak_kb / 1024,
-            "largest_process_rss_mb": largest_kb / 1024, "runs": runs}  # fmt: skip
+    return {
+        "houses": rows,
+        "file_mb": path.stat().st_size / 1e6,
+        "seconds": seconds,
+        "houses_per_s": rows / seconds,
+        "mixed_shapes_houses_per_s": rows / mixed_seconds,
+        "peak_rss_mb": peak_kb / 1024,
+        "largest_process_rss_mb": largest_kb / 1024,
+        "runs": runs,
+    }
 
 
 def _measured_run(command: list[str], sample_memory: bool) -> dict[str, float]:

@@ -57,14 +57,36 @@ def start_servers(model: Path, workers: int) -> dict[str, tuple[subprocess.Popen
     bin_dir = Path(sys.executable).parent
     servers = {}
     for name, command in [
-        ("hp-serve", [str(bin_dir / "hp-serve"), "--model", str(model), "--port", "{port}",
-                      "--workers", str(workers)]),
-        ("reference", [sys.executable, "-m", "houseprice.bench.reference_app", str(model), "{port}",
-                       str(workers)]),
-    ]:  # fmt: skip
+        (
+            "hp-serve",
+            [
+                str(bin_dir / "hp-serve"),
+                "--model",
+                str(model),
+                "--port",
+                "{port}",
+                "--workers",
+                str(workers),
+            ],
+        ),
+        (
+            "reference",
+            [
+                sys.executable,
+                "-m",
+                "houseprice.bench.reference_app",
+                str(model),
+                "{port}",
+                str(workers),
+            ],
+        ),
+    ]:
         port = free_port()
-        process = subprocess.Popen([c.format(port=port) for c in command],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(
+            [c.format(port=port) for c in command],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         servers[name] = (process, port)
     for _, port in servers.values():
         wait_ready(port)
@@ -74,10 +96,24 @@ def start_servers(model: Path, workers: int) -> dict[str, tuple[subprocess.Popen
 def wrk(port: int, connections: int, seconds: float, script: Path) -> dict[str, float]:
     threads = min(connections, 2)
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency",
-         "-s", str(script), f"http://127.0.0.1:{port}/v1/predict"],
-        capture_output=True, text=True, timeout=seconds + 30, check=True,
-    ).stdout  # fmt: skip
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/v1/predict",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
@@ -140,12 +176,22 @@ def summarize(runs: list[WrkRun], workers: int = 1) -> dict:
         "rows": table,
         "runs": [asdict(r) for r in runs],
         "targets": [
-            {"id": "serve_vs_reference_c32", "target": "hp-serve / reference requests/s at c=32",
-             "measured": ratio, "bound": ">= 0.8", "met": ratio >= 0.8},
-            {"id": "serve_p99_over_p50_c32", "target": "hp-serve p99 / p50 at c=32",
-             "measured": tail, "bound": "<= 3", "met": tail <= 3},
+            {
+                "id": "serve_vs_reference_c32",
+                "target": "hp-serve / reference requests/s at c=32",
+                "measured": ratio,
+                "bound": ">= 0.8",
+                "met": ratio >= 0.8,
+            },
+            {
+                "id": "serve_p99_over_p50_c32",
+                "target": "hp-serve p99 / p50 at c=32",
+                "measured": tail,
+                "bound": "<= 3",
+                "met": tail <= 3,
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def paired_ratio(runs: list[WrkRun], connections: int) -> float:
@@ -153,8 +199,10 @@ def paired_ratio(runs: list[WrkRun], connections: int) -> float:
     round runs the two back to back, so a burst of load on this shared machine lands in one
     round's pair; a ratio of the two medians would mix rounds (measured: 0.74 that way against
     0.85 paired, in a run with one disturbed round)."""
-    ours, ref = ([r.requests_per_s for r in runs if r.server == name and r.connections == connections]
-                 for name in ("hp-serve", "reference"))  # fmt: skip
+    ours, ref = (
+        [r.requests_per_s for r in runs if r.server == name and r.connections == connections]
+        for name in ("hp-serve", "reference")
+    )
     return median(a / b for a, b in zip(ours, ref, strict=True))
 
 
@@ -165,8 +213,10 @@ def format_serve(report: dict) -> str:
         f"{'server':<22}{'requests/s':>12}{'p50 us':>10}{'p99 us':>10}{'non-2xx':>9}",
     ]
     for name, row in report["rows"].items():
-        lines.append(f"{name:<22}{row['requests_per_s']:>12,.0f}{row['p50_us']:>10,.0f}"
-                     f"{row['p99_us']:>10,.0f}{row['non_2xx']:>9}")  # fmt: skip
+        lines.append(
+            f"{name:<22}{row['requests_per_s']:>12,.0f}{row['p50_us']:>10,.0f}"
+            f"{row['p99_us']:>10,.0f}{row['non_2xx']:>9}"
+        )
     lines += ["", "targets:"]
     for t in report["targets"]:
         mark = "met" if t["met"] else "NOT MET"

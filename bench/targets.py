@@ -43,10 +43,15 @@ TARGETS = (
 def evaluate_targets(report: Report) -> list[dict[str, Any]]:
     measured = _target_values(report)
     return [
-        {"id": key, "target": label, "measured": measured.get(key), "bound": f"{op} {bound:g}",
-         "met": _met(measured.get(key), op, bound)}
+        {
+            "id": key,
+            "target": label,
+            "measured": measured.get(key),
+            "bound": f"{op} {bound:g}",
+            "met": _met(measured.get(key), op, bound),
+        }
         for key, label, op, bound in TARGETS
-    ]  # fmt: skip
+    ]
 
 
 def _met(value: float | None, op: str, bound: float) -> bool | None:

@@ -82,8 +82,9 @@ def holdout_rows(
     return houses[test].astype(np.float32), data.target[test]
 
 
-def runtime_candidates(model: Path, x_batch: np.ndarray,
-                       test: tuple[np.ndarray, np.ndarray] | None) -> list[Candidate]:  # fmt: skip
+def runtime_candidates(
+    model: Path, x_batch: np.ndarray, test: tuple[np.ndarray, np.ndarray] | None
+) -> list[Candidate]:
     predictor = Predictor.load(model)
     house = dict(zip(predictor.feature_names, x_batch[0].tolist(), strict=True))
     row_array = x_batch[:1].copy()
@@ -95,8 +96,12 @@ def runtime_candidates(model: Path, x_batch: np.ndarray,
     return [Candidate(r, f, predictor.predict_array) for r, f in zip(rows, singles, strict=True)]
 
 
-def torch_candidates(checkpoint: Path, torchscript: Path, x_batch: np.ndarray,
-                     test: tuple[np.ndarray, np.ndarray] | None) -> list[Candidate | Row]:  # fmt: skip
+def torch_candidates(
+    checkpoint: Path,
+    torchscript: Path,
+    x_batch: np.ndarray,
+    test: tuple[np.ndarray, np.ndarray] | None,
+) -> list[Candidate | Row]:
     """Candidates for PyTorch eager and TorchScript; a bare Row (skipped, failed) where not."""
     try:
         import torch

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 if TYPE_CHECKING:
     import typer
@@ -44,8 +44,12 @@ def fail_with(prog: str, exc: Exception) -> NoReturn:
     WorkerError 1, ModelError 3, OutputError 5)."""
     from houseprice.core.errors import InputError, ModelError, OutputError, WorkerError
 
-    codes = {InputError: EXIT_INPUT, WorkerError: EXIT_INPUT, ModelError: EXIT_MODEL,
-             OutputError: EXIT_OUTPUT}  # fmt: skip
+    codes = {
+        InputError: EXIT_INPUT,
+        WorkerError: EXIT_INPUT,
+        ModelError: EXIT_MODEL,
+        OutputError: EXIT_OUTPUT,
+    }
     code = next(code for kind, code in codes.items() if isinstance(exc, kind))
     fail(prog, str(exc), code)
 
@@ -78,6 +82,18 @@ def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
     if extra in _TORCH_EXTRAS:
         install = f"pip install {PINNED_TORCH} && {install}"
     fail(prog, f"{module} is not installed; install it with `{install}`", EXIT_MISSING_EXTRA)
+
+
+def require_extra(prog: str, extra: str, *modules: str) -> None:
+    """Import each module (so a command fails before any work), or exit 6 naming the one that is
+    missing and the `pip install` of the extra that brings it."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            missing_extra(prog, exc.name or module, extra)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -115,6 +131,22 @@ def silence_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+def usage_error_type(typer: Any) -> type[Exception]:
+    """click's UsageError (a bad flag, a bad value, a missing argument), which typer 0.26-0.28
+    vendors without exporting it. It is the base of the public ``typer.BadParameter``; should a
+    typer release change that, ``BadParameter`` itself still catches the bad values."""
+    base = typer.BadParameter.__mro__[1]
+    return base if base.__name__ == "UsageError" else typer.BadParameter
+
+
+def typer_app() -> typer.Typer:
+    """The app every typer command starts from: no shell-completion flags, and no rich
+    tracebacks (errors are one line, printed by `run_app`)."""
+    import typer
+
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+
+
 def run_app(app: typer.Typer, prog: str) -> None:
     """Run a typer app, printing usage errors as one line instead of click's framed box.
 
@@ -126,9 +158,7 @@ def run_app(app: typer.Typer, prog: str) -> None:
     from houseprice.core.signals import raise_on_signals
 
     raise_on_signals()
-    # typer vendors click; its UsageError (bad flag, bad value, missing argument) is the base of
-    # the public typer.BadParameter, which keeps this independent of typer's private layout.
-    _UsageError = typer.BadParameter.__bases__[0]
+    _UsageError = usage_error_type(typer)
     try:
         code = app(prog_name=prog, standalone_mode=False)
     except _UsageError as exc:

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import typer
 
-from houseprice.core.cli import (
-    EXIT_MODEL,
-    EXIT_OUTPUT,
-    EXIT_PARITY,
-    EXIT_USAGE,
-    echo,
-    fail,
-    missing_extra,
-    run_app,
-)
+from houseprice.core import cli as common
+from houseprice.core import defaults
 
 PROG = "hp-export"
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = common.typer_app()
 
 
 class Format(str, Enum):
@@ -39,19 +31,14 @@ def export(
         help="onnx (the edge format), torchscript, ort (ORT format for mobile and reduced builds), or all.",
     ),
     checkpoint: Path = typer.Option(
-        Path("artifacts/checkpoint.pt"), "--checkpoint", help="Checkpoint written by hp-train."
+        defaults.CHECKPOINT, "--checkpoint", help="Checkpoint written by hp-train."
     ),
-    out: Path = typer.Option(Path("artifacts"), "--out", help="Output folder."),
+    out: Path = typer.Option(defaults.ARTIFACTS, "--out", help="Output folder."),
     atol: float = typer.Option(
         1e-4, "--atol", min=0.0, help="Parity gate: absolute tolerance, in the target's unit."
     ),
 ) -> None:
-    try:
-        import onnx  # noqa: F401
-        import onnxscript  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        missing_extra(PROG, exc.name or "torch", "export")
+    common.require_extra(PROG, "export", "onnx", "onnxscript", "torch")
     from houseprice.export import errors
     from houseprice.export.api import FORMATS, export_model
     from houseprice.export.config import ExportConfig
@@ -59,25 +46,25 @@ def export(
     from houseprice.train.checkpoint import CheckpointError
 
     if not math.isfinite(atol):
-        fail(PROG, f"--atol must be a finite number, got {atol}", EXIT_USAGE)
+        common.fail(PROG, f"--atol must be a finite number, got {atol}", common.EXIT_USAGE)
     formats = FORMATS if format is Format.all else (format.value,)
     codes = {  # by type, most specific first
-        errors.ParityError: EXIT_PARITY,
-        errors.ExportOutputError: EXIT_OUTPUT,
-        errors.ExportUsageError: EXIT_USAGE,
-        errors.ConversionError: EXIT_MODEL,
-        CheckpointError: EXIT_MODEL,
+        errors.ParityError: common.EXIT_PARITY,
+        errors.ExportOutputError: common.EXIT_OUTPUT,
+        errors.ExportUsageError: common.EXIT_USAGE,
+        errors.ConversionError: common.EXIT_MODEL,
+        CheckpointError: common.EXIT_MODEL,
     }
     try:
         artifacts = export_model(checkpoint, out, formats, ExportConfig(atol=atol))
     except tuple(codes) as exc:
-        fail(PROG, str(exc), next(c for kind, c in codes.items() if isinstance(exc, kind)))
-    echo(PROG, format_parity([a.parity for a in artifacts]))
+        common.fail(PROG, str(exc), next(c for kind, c in codes.items() if isinstance(exc, kind)))
+    common.echo(PROG, format_parity([a.parity for a in artifacts]))
     for artifact in artifacts:
         for path, data in artifact.files.items():
-            echo(PROG, f"wrote {path} ({len(data):,} bytes)")
-    echo(PROG, f"wrote {out / 'manifest.json'}")
+            common.echo(PROG, f"wrote {path} ({len(data):,} bytes)")
+    common.echo(PROG, f"wrote {out / 'manifest.json'}")
 
 
 def main() -> None:
-    run_app(app, PROG)
+    common.run_app(app, PROG)

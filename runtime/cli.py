@@ -12,13 +12,12 @@ import io
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import NoReturn
 
+from houseprice.core import defaults
 from houseprice.core.cli import (
-    EXIT_INPUT,
     EXIT_MODEL,
     EXIT_OK,
     EXIT_OUTPUT,
@@ -27,17 +26,18 @@ from houseprice.core.cli import (
     cpu_count,
     fail,
     fail_with,
-    require_stdout,
-    silence_stdout,
-    stdout_failed,
     warn,
 )
 from houseprice.core.version import __version__
+from houseprice.runtime.cli_io import (
+    copy_to_stdout,
+    open_input,
+    open_output,
+    output_path,
+    refuse_overwriting_input,
+)
 
 PROG = "hp-infer"
-# Output is held here (memory first, then disk) until every house has passed validation, so an
-# invalid house late in a large file leaves stdout empty rather than half-written.
-SPOOL_BYTES = 8 * 1024 * 1024
 
 DESCRIPTION = """\
 Predict house prices. INPUT is a JSON object (one house), a JSON array of objects, JSON Lines
@@ -56,7 +56,7 @@ class _Version(argparse.Action):
     """argparse's own version action drops write errors (`--version > /dev/full` would exit 0)."""
 
     def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
-        _copy_to_stdout(io.BytesIO(f"{PROG} (houseprice) {__version__}\n".encode()))
+        copy_to_stdout(io.BytesIO(f"{PROG} (houseprice) {__version__}\n".encode()))
         raise SystemExit(EXIT_OK)
 
 
@@ -77,9 +77,11 @@ def _number(kind: type, low: float, what: str):  # type: ignore[no-untyped-def]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
-        prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     parser.add_argument(
         "input", nargs="?", metavar="INPUT", help="houses to price: a file path, or - for stdin"
     )
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-m",
         "--model",
         type=Path,
-        default=Path("artifacts/model.onnx"),
+        default=defaults.MODEL,
         help="exported .onnx model [%(default)s]",
     )
     parser.add_argument(
@@ -107,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--margin",
         type=_number(float, 0.0, "a number"),
-        default=0.1,
+        default=defaults.MARGIN,
         help="warn when a value lies beyond the training range by more than this share of it [%(default)s]",
     )
     parser.add_argument(
@@ -148,9 +150,9 @@ def run(args: argparse.Namespace) -> None:
             "missing INPUT: a JSON, JSON Lines or CSV file of houses, or - for stdin",
             EXIT_USAGE,
         )
-    output = _output_path(args.output)
+    output = output_path(args.output)
     if output is not None and args.input not in (None, "-"):
-        _refuse_overwriting_input(args.input, output)
+        refuse_overwriting_input(args.input, output)
     cpus = cpu_count()
     try:
         predictor = Predictor.load(args.model, threads=min(args.threads, cpus))
@@ -164,35 +166,21 @@ def run(args: argparse.Namespace) -> None:
 
         fmt = Format(args.fmt) if args.fmt else None
         jobs = min(args.jobs or cpus, cpus)
-        with _open_input(args.input) as (source, name), _open_output(output) as sink:
-            summary = infer_stream(predictor, source, name, sink, fmt=fmt, coerce=args.coerce,
-                                   margin=args.margin, jobs=jobs)  # fmt: skip
+        with open_input(args.input) as (source, name), open_output(output) as sink:
+            summary = infer_stream(
+                predictor,
+                source,
+                name,
+                sink,
+                fmt=fmt,
+                coerce=args.coerce,
+                margin=args.margin,
+                jobs=jobs,
+            )
     except (InputError, WorkerError, ModelError, OutputError) as exc:
         fail_with(PROG, exc)
     for report in summary.out_of_range:
         warn(PROG, report.message())
-
-
-def _output_path(output: str | None) -> Path | None:
-    """-o's file, or None for stdout (no -o, or -o -)."""
-    if output is None or output == "-":
-        return None
-    if not output:
-        fail(PROG, "-o needs a file name (or - for stdout)", EXIT_USAGE)
-    if output.endswith(("/", os.sep)):
-        fail(PROG, f"-o {output}: a file name is needed, not a folder", EXIT_USAGE)
-    return Path(output)
-
-
-def _refuse_overwriting_input(input: str, output: Path) -> None:
-    """Writing prices over the houses they came from would lose the houses: refuse, whatever
-    spelling or link leads to the same file."""
-    try:
-        same = os.path.samefile(input, output)
-    except OSError:  # one of them does not exist (yet): they cannot be the same file
-        return
-    if same:
-        fail(PROG, f"-o {output} is the input file itself; write the prices elsewhere", EXIT_USAGE)
 
 
 def _describe(predictor, model: Path, output: Path | None) -> None:  # type: ignore[no-untyped-def]
@@ -200,64 +188,11 @@ def _describe(predictor, model: Path, output: Path | None) -> None:  # type: ign
 
     text = (describe_model(predictor.info, model, predictor.signature()) + "\n").encode()
     if output is None:
-        _copy_to_stdout(io.BytesIO(text))
+        copy_to_stdout(io.BytesIO(text))
     else:
         from houseprice.core.files import atomic_write_bytes
 
         atomic_write_bytes(output, text)
-
-
-@contextmanager
-def _open_input(input: str) -> Iterator[tuple[BinaryIO, str]]:
-    if input == "-":
-        if sys.stdin is None:
-            fail(PROG, "stdin is closed; name an INPUT file", EXIT_INPUT)
-        yield sys.stdin.buffer, "<stdin>"
-        return
-    try:
-        handle = open(input, "rb")  # noqa: SIM115  (closed below)
-    except FileNotFoundError:
-        fail(PROG, f"{input}: no such file", EXIT_INPUT)
-    except IsADirectoryError:
-        fail(PROG, f"{input}: is a directory", EXIT_INPUT)
-    except OSError as exc:
-        fail(PROG, f"{input}: cannot read ({exc.strerror})", EXIT_INPUT)
-    with handle:
-        yield handle, input
-
-
-@contextmanager
-def _open_output(output: Path | None) -> Iterator[BinaryIO]:
-    """A sink that reaches stdout (or ``output``) only if the whole run succeeds."""
-    if output is not None:
-        from houseprice.core.files import atomic_open
-
-        with atomic_open(output) as sink:
-            yield sink
-        return
-    from houseprice.core.files import Spool
-
-    with Spool(SPOOL_BYTES) as spool:
-        yield spool  # type: ignore[misc]
-        _copy_to_stdout(spool.rewind())
-
-
-def _copy_to_stdout(spool: BinaryIO) -> None:
-    """Everything in ``spool`` to stdout. A reader that left early (`hp-infer big.jsonl | head`)
-    ends the run quietly with exit 5, as cat does; any other failure (a full disk, a closed
-    stdout) is one line and exit 5."""
-    out = require_stdout(PROG).buffer  # `hp-infer x.json >&-` starts with stdout closed
-    try:
-        while block := spool.read(1024 * 1024):
-            view = memoryview(block)
-            while view:  # a write may be short (a pipe closing under it): the next one raises
-                view = view[out.write(view) :]
-        out.flush()
-    except BrokenPipeError:
-        silence_stdout()
-        raise SystemExit(EXIT_OUTPUT) from None
-    except OSError as exc:
-        stdout_failed(PROG, exc)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

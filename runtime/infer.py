@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
+from houseprice.core import defaults
 from houseprice.core.errors import MalformedInputError, WorkerError
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.readers import CHUNK_ROWS, Format, RawChunk, open_source, parse_jsonl_chunk
@@ -27,10 +28,17 @@ class InferSummary:
 
 
 def infer_stream(
-    predictor: Predictor, source: BinaryIO, name: str, sink: BinaryIO, *,
-    fmt: Format | None = None, coerce: bool = False, margin: float = 0.1,
-    chunk_rows: int = CHUNK_ROWS, jobs: int = 1,
-) -> InferSummary:  # fmt: skip
+    predictor: Predictor,
+    source: BinaryIO,
+    name: str,
+    sink: BinaryIO,
+    *,
+    fmt: Format | None = None,
+    coerce: bool = False,
+    margin: float = defaults.MARGIN,
+    chunk_rows: int = CHUNK_ROWS,
+    jobs: int = 1,
+) -> InferSummary:
     """Predict every house in ``source`` and write the prices to ``sink`` in the input's shape.
 
     Raises InputError at the first invalid house; the caller decides what to do with anything
@@ -100,71 +108,38 @@ def _price_chunks(
     return _in_workers(task, chain(ahead, chunks), min(jobs, len(ahead)))
 
 
-_worker_task: _ChunkTask | None = None
-
-
-def _start_worker(task: _ChunkTask, parent: int | None = None) -> None:
-    from houseprice.core.signals import detach_worker
-
-    global _worker_task
-    detach_worker(parent)
-    # A fresh session per process (never an onnxruntime session inherited across fork), with
-    # the parent's thread count.
+def _worker_state(task: _ChunkTask) -> _ChunkTask:
+    """A worker's own task: a fresh session per process (never an onnxruntime session inherited
+    across fork), with the parent's thread count."""
     predictor = task.predictor
-    _worker_task = _ChunkTask(
-        Predictor(predictor.model_bytes, threads=predictor.threads, source=predictor.source),
-        task.name, task.coerce, task.margin,
-    )  # fmt: skip
+    fresh = Predictor(predictor.model_bytes, threads=predictor.threads, source=predictor.source)
+    return _ChunkTask(fresh, task.name, task.coerce, task.margin)
 
 
-def _run_in_worker(chunk: RawChunk) -> _Priced:
-    assert _worker_task is not None, "worker started without _start_worker"
-    return _worker_task(chunk)
+def _price_chunk(task: _ChunkTask, chunk: RawChunk) -> _Priced:
+    return task(chunk)
 
 
 def _in_workers(task: _ChunkTask, chunks: Iterable[RawChunk], jobs: int) -> Iterator[_Priced]:
     """Results in input order, with at most 2 * jobs chunks in flight (bounded memory)."""
-    # Imported here: a one-house run should not pay for the process machinery.
-    import multiprocessing
-    import os
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from collections import deque  # here: a one-house run should not pay for the process machinery
 
-    from houseprice.core.pools import stop_workers
-    from houseprice.core.signals import held_while_forking
+    from houseprice.core.pools import worker_pool
 
-    method = _start_method(task.predictor)
-    parent = os.getpid() if method == "fork" else None  # forkserver's workers have another
-    pool = ProcessPoolExecutor(
-        jobs,
-        mp_context=multiprocessing.get_context(method),
-        initializer=_start_worker,
-        initargs=(task, parent),
+    died = lambda: WorkerError(  # noqa: E731
+        "a worker process died while pricing (killed by a signal or out of memory); "
+        "nothing was written"
     )
-    finished = False
-    try:
+    with worker_pool(
+        jobs, _worker_state, (task,), method=_start_method(task.predictor), died=died
+    ) as submit:
         pending: deque = deque()
         for chunk in chunks:
-            if not pending:  # the first submit forks the workers
-                with held_while_forking():
-                    pending.append(pool.submit(_run_in_worker, chunk))
-                continue
-            pending.append(pool.submit(_run_in_worker, chunk))
+            pending.append(submit(_price_chunk, chunk))
             if len(pending) >= 2 * jobs:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-        finished = True
-    except BrokenProcessPool:
-        raise WorkerError(
-            "a worker process died while pricing (killed by a signal or out of memory); "
-            "nothing was written"
-        ) from None
-    finally:
-        if not finished:  # an error, a signal, or a consumer that stopped early
-            stop_workers(pool)
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _start_method(predictor: Predictor) -> str:

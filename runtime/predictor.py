@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
 from houseprice.core.errors import InputError, ModelError
-from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
+from houseprice.runtime.contract import OUTPUT_NAME, ModelInfo
 from houseprice.runtime.one_house import OneHouse
+from houseprice.runtime.onnx_session import (
+    HEAD_BYTES,
+    check_leading_bytes,
+    check_signature,
+    describe_arg,
+    file_size,
+    new_session,
+    session_runner,
+)
 from houseprice.runtime.validate import (
     Locate,
     Schema,
@@ -23,18 +28,6 @@ from houseprice.runtime.validate import (
     nonfinite_price_error,
     records_to_array,
 )
-
-# onnxruntime logs to stderr at WARNING by default; a library should stay quiet unless it fails.
-_ORT_LOG_ERROR = 3
-_OUTPUTS = [OUTPUT_NAME]
-# protobuf cannot parse a message over 2 GiB, so no ONNX file of ours is larger: refuse before
-# reading it. Every ONNX file onnx writes starts with field 1 (ir_version, a varint): tag 0x08.
-MAX_MODEL_BYTES = 2**31 - 1
-_ONNX_FIRST_BYTE = b"\x08"
-# An ORT-format file (hp-export --format ort) is a flatbuffer: a 4-byte root offset, then this.
-_ORT_FORMAT_ID = b"ORTM"
-_HEAD = 8
-_FLOAT_TENSOR = "tensor(float)"
 
 
 class Predictor:
@@ -50,28 +43,28 @@ class Predictor:
     def __init__(self, model_bytes: bytes, *, threads: int = 1, source: str = "model"):
         if threads < 1:
             raise ValueError("threads must be >= 1")
-        _check_leading_bytes(model_bytes[:_HEAD], len(model_bytes), source)
+        check_leading_bytes(model_bytes[:HEAD_BYTES], len(model_bytes), source)
         self._model_bytes = model_bytes
         self._threads = threads
         self.source = source
-        self._session = _new_session(model_bytes, threads, source)
+        self._session = new_session(model_bytes, threads, source)
         self._run = session_runner(self._session)
         self.info = ModelInfo.from_metadata(
             self._session.get_modelmeta().custom_metadata_map, source
         )
         self.schema = Schema(self.info.feature_names)
         self._one_house = OneHouse(self.schema)
-        _check_signature(self._session, self.info, source)
+        check_signature(self._session, self.info, source)
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> Predictor:
         file = Path(path)
         try:
             with open(file, "rb") as handle:
-                size = _file_size(handle)
+                size = file_size(handle)
                 # Look before reading it all: a 2 GB file of zeros fails here, in microseconds.
-                head = handle.read(_HEAD)
-                _check_leading_bytes(head, size, str(file))
+                head = handle.read(HEAD_BYTES)
+                check_leading_bytes(head, size, str(file))
                 data = head + handle.read()
         except FileNotFoundError:
             raise ModelError(
@@ -99,8 +92,8 @@ class Predictor:
     def signature(self) -> dict[str, list[dict[str, Any]]]:
         """Inputs and outputs as the file declares them: name, element type, shape."""
         return {
-            "inputs": [_arg(a) for a in self._session.get_inputs()],
-            "outputs": [_arg(a) for a in self._session.get_outputs()],
+            "inputs": [describe_arg(a) for a in self._session.get_inputs()],
+            "outputs": [describe_arg(a) for a in self._session.get_outputs()],
         }
 
     def predict(
@@ -181,12 +174,8 @@ class Predictor:
         self.__init__(state["model_bytes"], threads=state["threads"], source=state["source"])
 
 
-# Rows per session.run for large inputs, by measurement (`python -m houseprice.bench.blocks`,
-# README "Cache-sized blocks"). The best size depends on the CPU: on an Intel Xeon with AVX-512 and
-# 2 MB of L2 per core, 256-512 rows price fastest (a 512-row block's 500-wide hidden activations,
-# 1 MB, stay in L2) and 2,048 rows are ~35% slower; on an AMD EPYC (Zen 3) 2,048 was best, 1,024
-# 2.5% and 256 12% slower (per-call overhead outweighed the cache there), so 512 costs at most 12%
-# on the one and saves ~35% on the other. One 65,536-row run is 2-5x slower than the best block.
+# Rows per session run for large inputs: a block's hidden activations stay in the CPU's L2 cache.
+# Measured per CPU with `python -m houseprice.bench.blocks` (docs/design.md, "Cache-sized blocks").
 BLOCK_ROWS = 512
 
 
@@ -221,81 +210,3 @@ def _as_float32(x: Any, schema: Schema) -> np.ndarray:
         raise InputError(
             f"expected a numeric array of shape (n, {schema.width}): {str(exc)[:100]}"
         ) from None
-
-
-def _file_size(handle: Any) -> int:
-    return os.fstat(handle.fileno()).st_size
-
-
-def _check_leading_bytes(head: bytes, size: int, source: str) -> None:
-    if size > MAX_MODEL_BYTES:
-        raise ModelError(
-            f"{source}: {size:,} bytes, more than an ONNX file can hold (2 GiB); not a model"
-        )
-    if head[:1] != _ONNX_FIRST_BYTE and head[4:8] != _ORT_FORMAT_ID:
-        what = "empty" if not head else f"starts with byte 0x{head[0]:02x}"
-        raise ModelError(f"{source}: not an ONNX model ({what})")
-
-
-def _new_session(model_bytes: bytes, threads: int, source: str) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    # A tiny MLP: one thread per predictor by default, no spinning threads burning idle cores.
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    options.log_severity_level = _ORT_LOG_ERROR
-    try:
-        # onnxruntime's Python layer prints an "*** EP Error ***" banner with print() when a
-        # session fails; stdout carries prices only, so anything it prints goes to stderr.
-        with contextlib.redirect_stdout(sys.stderr):
-            return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own pybind types for a bad file
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{source}: not a loadable ONNX model ({detail[:200]})") from None
-
-
-def session_runner(session: ort.InferenceSession) -> Callable[[np.ndarray], np.ndarray]:
-    """x -> the price output, as session.run gives it, minus session.run's per-call Python checks
-    (the feed's names, graph capture, ownership: ours is always the one checked input) and the
-    default RunOptions built on every call without one: ~5 us of a ~17 us one-house run
-    (measured). The bound method of the compiled session when onnxruntime has one (a private
-    attribute, so with the public method as the fallback)."""
-    options = ort.RunOptions()
-    run = getattr(getattr(session, "_sess", None), "run", None)
-    if run is None:
-        run = session.run
-    outputs = _OUTPUTS
-
-    def price_output(x: np.ndarray) -> np.ndarray:
-        return run(outputs, {INPUT_NAME: x}, options)[0]
-
-    return price_output
-
-
-def _arg(arg: Any) -> dict[str, Any]:
-    return {"name": arg.name, "type": arg.type, "shape": list(arg.shape)}
-
-
-def _check_signature(session: ort.InferenceSession, info: ModelInfo, source: str) -> None:
-    """The contract: one float input (batch, n_features), a float output ``price`` (batch,)."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if [i.name for i in inputs] != [INPUT_NAME] or OUTPUT_NAME not in [o.name for o in outputs]:
-        raise ModelError(
-            f"{source}: expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, found inputs "
-            f"{[i.name for i in inputs]} and outputs {[o.name for o in outputs]}"
-        )
-    given = inputs[0]
-    if given.type != _FLOAT_TENSOR or len(given.shape) != 2 or given.shape[1] != info.n_features:
-        raise ModelError(
-            f"{source}: input {INPUT_NAME!r} is {given.type} of shape {given.shape}, expected "
-            f"{_FLOAT_TENSOR} of shape [batch, {info.n_features}] (its metadata lists "
-            f"{info.n_features} features)"
-        )
-    price = next(o for o in outputs if o.name == OUTPUT_NAME)
-    if price.type != _FLOAT_TENSOR or len(price.shape) != 1:
-        raise ModelError(
-            f"{source}: output {OUTPUT_NAME!r} is {price.type} of shape {price.shape}, expected "
-            f"{_FLOAT_TENSOR} of shape [batch] (one price per house)"
-        )

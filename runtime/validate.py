@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from houseprice.core import defaults
 from houseprice.core.errors import InputError
 
 Locate = Callable[[int], str]  # record index within the batch -> "line 7", "$[3]", ...
@@ -230,7 +231,11 @@ class RangeCheck:
     """Counts, chunk by chunk, values beyond [min - margin*span, max + margin*span]."""
 
     def __init__(
-        self, schema: Schema, low: Sequence[float], high: Sequence[float], margin: float = 0.1
+        self,
+        schema: Schema,
+        low: Sequence[float],
+        high: Sequence[float],
+        margin: float = defaults.MARGIN,
     ):
         lo, hi = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
         span = hi - lo

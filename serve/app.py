@@ -15,14 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -37,6 +30,7 @@ from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.readers import Format, wrap_text
 from houseprice.serve.config import ServeConfig
 from houseprice.serve.errors import BODY, input_error_body
+from houseprice.serve.metrics import Metrics
 from houseprice.serve.model import MARGIN, ModelHolder
 
 log = logging.getLogger("houseprice.serve")
@@ -56,49 +50,6 @@ MEDIA = {
 WARNINGS_HEADER = "x-houseprice-warnings"  # JSON list of extrapolation warnings, if any
 OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
 ROUTES = ("/v1/predict", "/v1/model", "/v1/admin/reload", "/healthz", "/readyz", "/metrics")
-
-
-class Metrics:
-    """The server's Prometheus metrics. With several worker processes (``multiprocess``),
-    prometheus_client keeps each worker's values in files under PROMETHEUS_MULTIPROC_DIR and a
-    scrape adds them up, whichever worker answers it."""
-
-    def __init__(self, multiprocess: bool = False) -> None:
-        self.multiprocess = multiprocess
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.requests = Counter(
-            "houseprice_requests", "Requests by route and status", ["route", "status"], registry=r
-        )
-        self.latency = Histogram("houseprice_request_seconds", "Request latency", ["route"], registry=r,
-                                 buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5))  # fmt: skip
-        self.houses = Counter("houseprice_houses_priced", "Houses priced", registry=r)
-        self.warnings = Counter(
-            "houseprice_extrapolation_warnings",
-            "Houses outside the training range, by feature",
-            ["feature"],
-            registry=r,
-        )
-        self.model = Gauge("houseprice_model_info", "1 for the sha256 of a model being served, 0 for "
-                           "one served earlier", ["sha256"], registry=r, multiprocess_mode="livemax")  # fmt: skip
-        self.shown: str | None = None
-        self.reloads = Counter("houseprice_model_reloads", "Model reloads by result", ["result"], registry=r)  # fmt: skip
-
-    def show_model(self, sha256: str) -> None:
-        # Set to 0, not removed: a worker's file keeps every label it ever wrote.
-        if self.shown is not None:
-            self.model.labels(sha256=self.shown).set(0)
-        self.model.labels(sha256=sha256).set(1)
-        self.shown = sha256
-
-    def text(self) -> bytes:
-        if not self.multiprocess:
-            return generate_latest(self.registry)
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
 
 
 def create_app(
@@ -169,8 +120,14 @@ def create_app(
 
     middleware = []
     if config.cors_origin:
-        middleware.append(Middleware(CORSMiddleware, allow_origins=[config.cors_origin],
-                                     allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"]))  # fmt: skip
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=[config.cors_origin],
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
+        )
     app = Starlette(
         routes=[
             Route("/v1/predict", predict, methods=["POST"]),
@@ -237,8 +194,11 @@ def _error(status: int, message: str) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     names = {404: "no such route", 405: "method not allowed for this route"}
-    return JSONResponse({"error": names.get(exc.status_code, str(exc.detail))},
-                        status_code=exc.status_code, headers=exc.headers)  # fmt: skip
+    return JSONResponse(
+        {"error": names.get(exc.status_code, str(exc.detail))},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -274,8 +234,12 @@ class _Guard:
 
         try:
             if self._token and path not in OPEN_ROUTES and not self._authorized(scope):
-                await _send_json(sending, 401, {"error": "missing or wrong bearer token"},
-                                 [(b"www-authenticate", b"Bearer")])  # fmt: skip
+                await _send_json(
+                    sending,
+                    401,
+                    {"error": "missing or wrong bearer token"},
+                    [(b"www-authenticate", b"Bearer")],
+                )
             else:
                 await self.app(scope, receive, sending)
         finally:
@@ -287,8 +251,10 @@ class _Guard:
         children = self._children.get(key)
         if children is None:
             metrics = self.metrics
-            children = (metrics.requests.labels(route=route, status=str(status)),
-                        metrics.latency.labels(route=route))  # fmt: skip
+            children = (
+                metrics.requests.labels(route=route, status=str(status)),
+                metrics.latency.labels(route=route),
+            )
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
@@ -300,6 +266,15 @@ class _Guard:
 
 async def _send_json(send: Any, status: int, content: dict, headers: list) -> None:
     body = json.dumps(content).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

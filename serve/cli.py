@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from houseprice.core import defaults
 from houseprice.core.cli import (
     EXIT_MODEL,
     EXIT_OUTPUT,
@@ -25,7 +26,7 @@ from houseprice.core.cli import (
     OneLineParser,
     cpu_count,
     fail,
-    missing_extra,
+    require_extra,
     worker_count,
 )
 
@@ -56,16 +57,21 @@ def _port(text: str) -> int:
     return int(text)
 
 
+DESCRIPTION = "Serve house prices over HTTP from an exported model."
+EPILOG = (
+    "SIGHUP reloads the model; SIGINT/SIGTERM finish the requests in flight, then end "
+    "the server by that signal (status 130/143). exit codes: 2 bad usage, "
+    "3 model missing or not a houseprice export, 5 address cannot be bound, "
+    "7 worker processes kept dying right after starting"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description="Serve house prices over HTTP from an exported model.",
-                     epilog="SIGHUP reloads the model; SIGINT/SIGTERM finish the requests in flight, then end "
-                            "the server by that signal (status 130/143). exit codes: 2 bad usage, "
-                            "3 model missing or not a houseprice export, 5 address cannot be bound, "
-                           "7 worker processes kept dying right after starting")  # fmt: skip
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument(
         "--model",
         type=Path,
-        default=Path("artifacts/model.onnx"),
+        default=defaults.MODEL,
         help="exported .onnx model [%(default)s]",
     )
     parser.add_argument(
@@ -99,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cors-origin", help="allow this browser origin (no CORS headers without it)"
     )
-    return parser  # fmt: skip
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -118,26 +124,31 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     """Serve until a stop signal, and return it. (One uvicorn process re-raises it itself.)"""
-    try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        missing_extra(PROG, exc.name or "uvicorn", "serve")
+    require_extra(PROG, "serve", "starlette", "uvicorn")
     from houseprice.core.errors import ModelError
     from houseprice.serve.config import ServeConfig
     from houseprice.serve.model import ModelHolder, load_model
 
-    config = ServeConfig(model=args.model, host=args.host, port=args.port, token=_token(args.token_file),
-                         max_body=args.max_body, cors_origin=args.cors_origin, workers=args.workers,
-                         access_log=args.access_log)  # fmt: skip
+    config = ServeConfig(
+        model=args.model,
+        host=args.host,
+        port=args.port,
+        token=_token(args.token_file),
+        max_body=args.max_body,
+        cors_origin=args.cors_origin,
+        workers=args.workers,
+        access_log=args.access_log,
+    )
     try:
         holder = ModelHolder(load_model(config.model, config.threads), config.threads)
     except ModelError as exc:
         fail(PROG, str(exc), EXIT_MODEL)
     sock = _bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
-    sys.stderr.write(f"{PROG}: serving {config.model} on http://{host}:{port}"
-                     f" with {config.workers} worker process(es)\n")  # fmt: skip
+    sys.stderr.write(
+        f"{PROG}: serving {config.model} on http://{host}:{port}"
+        f" with {config.workers} worker process(es)\n"
+    )
     sys.stderr.flush()
     if config.workers == 1:
         _serve_here(holder, config, sock)
@@ -160,8 +171,12 @@ def _serve_here(holder: Any, config: Any, sock: socket.socket, *, worker: bool =
     # SIGHUP: reload the model file; a bad one leaves the current model serving (logged, counted).
     # In a thread: the handler interrupts the event loop (and maybe a reload in progress), and
     # must neither stall the loop for the load nor wait on a lock the interrupted code holds.
-    signal.signal(signal.SIGHUP, lambda signum, frame: threading.Thread(
-        target=app.state.reload, name="hp-serve-reload", daemon=True).start())  # fmt: skip
+    signal.signal(
+        signal.SIGHUP,
+        lambda signum, frame: threading.Thread(
+            target=app.state.reload, name="hp-serve-reload", daemon=True
+        ).start(),
+    )
     _uvicorn(app, config).run(sockets=[sock])
 
 
@@ -183,8 +198,12 @@ def _supervise(holder: Any, config: Any, sock: socket.socket) -> int:
         with contextlib.suppress(ModelError, ReloadInProgress):
             holder.reload(wait=False)
 
-    supervisor = Supervisor(config.workers, serve_worker, on_reload=reload_mine,
-                            on_worker_exit=multiprocess.mark_process_dead)  # fmt: skip
+    supervisor = Supervisor(
+        config.workers,
+        serve_worker,
+        on_reload=reload_mine,
+        on_worker_exit=multiprocess.mark_process_dead,
+    )
     try:
         return supervisor.run()
     except WorkersFailed as exc:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from houseprice.core import defaults
+
 
 @dataclass(frozen=True)
 class ServeConfig:
-    model: Path = Path("artifacts/model.onnx")
+    model: Path = defaults.MODEL
     host: str = "127.0.0.1"  # loopback unless told otherwise
     port: int = 8000
     token: str | None = None  # bearer token for every route but /healthz and /readyz

@@ -16,14 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from houseprice.core import defaults
 from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.one_house import OneHouseJson
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.validate import RangeCheck
 
-MARGIN = (
-    0.1  # extrapolation warnings beyond this fraction of a feature's training span, as hp-infer
-)
+MARGIN = defaults.MARGIN  # hp-serve warns as hp-infer does by default
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,10 @@ def fresh_copy(model: LoadedModel) -> LoadedModel:
     """The same model with a session of its own (for a forked worker: an onnxruntime session is
     never shared across fork)."""
     predictor = model.predictor
-    return _prove(Predictor(predictor.model_bytes, threads=predictor.threads, source=predictor.source),
-                  model.path)  # fmt: skip
+    return _prove(
+        Predictor(predictor.model_bytes, threads=predictor.threads, source=predictor.source),
+        model.path,
+    )
 
 
 def _prove(predictor: Predictor, path: Path) -> LoadedModel:

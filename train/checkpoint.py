@@ -25,8 +25,16 @@ from houseprice.train.model import PriceMLP
 
 # 2: the facts as ModelInfo metadata; 1 (still read): the same facts as separate keys.
 CHECKPOINT_FORMAT = 2
-_FORMAT_1_FACTS = ("feature_names", "feature_min", "feature_max", "target_name", "target_unit",
-                   "data_sha256", "package_version", "config")  # fmt: skip
+_FORMAT_1_FACTS = (
+    "feature_names",
+    "feature_min",
+    "feature_max",
+    "target_name",
+    "target_unit",
+    "data_sha256",
+    "package_version",
+    "config",
+)
 # No weight of a model trained on standardized data comes near this; a checkpoint holding one is
 # damaged (its prices would overflow float32 long before the parity gate could say why).
 ABSURD_WEIGHT = 1e10

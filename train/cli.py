@@ -9,20 +9,11 @@ from pathlib import Path
 
 import typer
 
-from houseprice.core.cli import (
-    EXIT_INPUT,
-    EXIT_OUTPUT,
-    EXIT_USAGE,
-    cpu_count,
-    echo,
-    fail,
-    missing_extra,
-    note,
-    run_app,
-)
+from houseprice.core import cli as common
+from houseprice.core import defaults
 
 PROG = "hp-train"
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app = common.typer_app()
 
 
 class Recipe(str, Enum):
@@ -85,7 +76,7 @@ def train(
     epochs: int = typer.Option(None, "--epochs", help="Override the recipe's number of epochs."),
     lr: float = typer.Option(None, "--lr", help="Override the recipe's learning rate."),
     members: int = typer.Option(None, "--members", help="Override the number of ensembled MLPs."),
-    out: Path = typer.Option(Path("artifacts"), "--out", help="Output folder."),
+    out: Path = typer.Option(defaults.ARTIFACTS, "--out", help="Output folder."),
     plot: bool = typer.Option(
         False,
         "--plot",
@@ -93,10 +84,7 @@ def train(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    try:
-        import torch  # noqa: F401  (only to give the install hint before any work)
-    except ImportError:
-        missing_extra(PROG, "torch", "train")
+    common.require_extra(PROG, "train", "torch")
     from houseprice.core.errors import OutputError
     from houseprice.data import DataError, load_dataset
     from houseprice.train.checkpoint import CheckpointError
@@ -119,30 +107,30 @@ def train(
             drop=tuple(drop) or None,
         )
     except ConfigError as exc:
-        fail(PROG, str(exc), EXIT_USAGE)
+        common.fail(PROG, str(exc), common.EXIT_USAGE)
     try:
         dataset = load_dataset(data, target=target).drop(config.drop)
         if cv:
-            _run_cv(dataset, config, CVPlan(cv, repeats, jobs or cpu_count()), out, quiet)
+            _run_cv(dataset, config, CVPlan(cv, repeats, jobs or common.cpu_count()), out, quiet)
         else:
-            _run_holdout(dataset, config, out, plot, quiet, jobs or cpu_count())
+            _run_holdout(dataset, config, out, plot, quiet, jobs or common.cpu_count())
     except SplitError as exc:  # the flags asked for a split this data cannot give
-        fail(PROG, str(exc), EXIT_USAGE)
+        common.fail(PROG, str(exc), common.EXIT_USAGE)
     except (DataError, TrainError, CheckpointError) as exc:
-        fail(PROG, str(exc), EXIT_INPUT)
+        common.fail(PROG, str(exc), common.EXIT_INPUT)
     except OutputError as exc:
-        fail(PROG, str(exc), EXIT_OUTPUT)
+        common.fail(PROG, str(exc), common.EXIT_OUTPUT)
     except OSError as exc:  # making the output folder
-        fail(PROG, f"cannot write to {out}: {exc.strerror or exc}", EXIT_OUTPUT)
+        common.fail(PROG, f"cannot write to {out}: {exc.strerror or exc}", common.EXIT_OUTPUT)
 
 
 def _current_name(flag: str, value: str) -> str:
-    """The name a recipe or split goes by now; an old name works, with a one-line note."""
+    """The name a recipe or split goes by now; an old name works, with a one-line common.note."""
     from houseprice.train.split import OLD_NAMES
 
     if value not in OLD_NAMES:
         return value
-    note(PROG, f"{flag} {value} is now {flag} {OLD_NAMES[value]}")
+    common.note(PROG, f"{flag} {value} is now {flag} {OLD_NAMES[value]}")
     return OLD_NAMES[value]
 
 
@@ -167,13 +155,15 @@ def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool, jobs: int)
         "config": config.to_dict(),
     }
     atomic_write_bytes(out / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
-    echo(PROG, format_metrics(run.trained.info.metrics, dataset.target_name, dataset.target_unit))
+    common.echo(
+        PROG, format_metrics(run.trained.info.metrics, dataset.target_name, dataset.target_unit)
+    )
     written = [out / "checkpoint.pt", out / "metrics.json"]
     if plot:
         from houseprice.train.plot import write_plots
 
         written += write_plots(run, dataset, out)
-    echo(PROG, "wrote " + ", ".join(str(p) for p in written))
+    common.echo(PROG, "wrote " + ", ".join(str(p) for p in written))
 
 
 @dataclass(frozen=True)
@@ -185,13 +175,13 @@ class CVPlan:
 
 def _check_cv_flags(cv: int, repeats: int, jobs: int) -> None:
     if cv == 1 or cv < 0:
-        fail(PROG, f"--cv needs at least 2 folds, got {cv}", EXIT_USAGE)
+        common.fail(PROG, f"--cv needs at least 2 folds, got {cv}", common.EXIT_USAGE)
     if repeats < 1:
-        fail(PROG, f"--repeats needs at least 1, got {repeats}", EXIT_USAGE)
+        common.fail(PROG, f"--repeats needs at least 1, got {repeats}", common.EXIT_USAGE)
     if jobs < 0:
-        fail(PROG, f"--jobs needs 0 (one per CPU) or more, got {jobs}", EXIT_USAGE)
+        common.fail(PROG, f"--jobs needs 0 (one per CPU) or more, got {jobs}", common.EXIT_USAGE)
     if not cv and repeats != 1:
-        fail(PROG, "--repeats applies to cross-validation: add --cv K", EXIT_USAGE)
+        common.fail(PROG, "--repeats applies to cross-validation: add --cv K", common.EXIT_USAGE)
 
 
 def _run_cv(dataset, config, plan: CVPlan, out: Path, quiet: bool) -> None:
@@ -226,15 +216,12 @@ def _run_cv(dataset, config, plan: CVPlan, out: Path, quiet: bool) -> None:
         "paired": [d.to_dict() for d in paired],
     }
     atomic_write_bytes(out / "cv.json", (json.dumps(report, indent=2) + "\n").encode())
-    echo(PROG, format_cv(scores, paired, k, repeats, config.seed, dataset.target_unit))
-    echo(PROG, f"wrote {out / 'cv.json'}")
+    common.echo(PROG, format_cv(scores, paired, k, repeats, config.seed, dataset.target_unit))
+    common.echo(PROG, f"wrote {out / 'cv.json'}")
 
 
 def _require_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        missing_extra(PROG, "matplotlib", "plot")
+    common.require_extra(PROG, "plot", "matplotlib")
 
 
 def _progress(quiet: bool, label: str, total: int | None = None):
@@ -244,4 +231,4 @@ def _progress(quiet: bool, label: str, total: int | None = None):
 
 
 def main() -> None:
-    run_app(app, PROG)
+    common.run_app(app, PROG)

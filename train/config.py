@@ -48,8 +48,15 @@ class TrainConfig:
     drop: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        real = ("lr", "weight_decay", "loss_scale", "val_fraction", "test_fraction",
-                "skew_threshold", "huber_delta")  # fmt: skip
+        real = (
+            "lr",
+            "weight_decay",
+            "loss_scale",
+            "val_fraction",
+            "test_fraction",
+            "skew_threshold",
+            "huber_delta",
+        )
         for name in real:
             if not isinstance(getattr(self, name), (int, float)) or not math.isfinite(
                 getattr(self, name)

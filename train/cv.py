@@ -178,21 +178,13 @@ def _in_process(
         yield job, _score(data, candidates[job.candidate], job)
 
 
-# Set in each worker process by _start_worker: the data and candidates travel once, not per fit.
-_worker_state: tuple[Dataset, list[Candidate]] | None = None
+def _fold_state(data: Dataset, candidates: list[Candidate]) -> tuple[Dataset, list[Candidate]]:
+    """A worker's state: the data and candidates travel once per worker, not once per fit."""
+    return data, candidates
 
 
-def _start_worker(data: Dataset, candidates: list[Candidate]) -> None:
-    from houseprice.core.signals import detach_worker
-
-    global _worker_state
-    detach_worker()
-    _worker_state = (data, candidates)
-
-
-def _score_in_worker(job: _Fit) -> float:
-    assert _worker_state is not None, "worker started without _start_worker"
-    data, candidates = _worker_state
+def _score_in_worker(state: tuple[Dataset, list[Candidate]], job: _Fit) -> float:
+    data, candidates = state
     return _score(data, candidates[job.candidate], job)
 
 
@@ -200,8 +192,16 @@ def _in_workers(
     data: Dataset, candidates: list[Candidate], plan: list[_Fit], jobs: int
 ) -> Iterator[tuple[_Fit, float]]:
     """Fits in `jobs` processes, yielded as they finish."""
-    from houseprice.train.workers import in_workers
+    from houseprice.core.pools import as_completed_in_workers
+    from houseprice.train.fit import TrainError
 
-    return in_workers(
-        _score_in_worker, plan, jobs, _start_worker, (data, candidates), "cross-validation"
+    return as_completed_in_workers(
+        _score_in_worker,
+        plan,
+        jobs,
+        _fold_state,
+        (data, candidates),
+        died=lambda: TrainError(
+            "a cross-validation worker process died (killed, or out of memory)"
+        ),
     )

@@ -123,31 +123,37 @@ def _members_in_workers(
     model: PriceMLP, z: torch.Tensor, t: torch.Tensor, config: TrainConfig, jobs: int
 ) -> Iterator[tuple[int, MemberFit]]:
     """Each member goes to a worker with its initial weights and comes back trained."""
-    from houseprice.train.workers import in_workers
+    from houseprice.core.pools import as_completed_in_workers
 
     tasks = list(enumerate(model.members))
-    fits = in_workers(_fit_in_worker, tasks, jobs, _start_member_worker, (z, t, config), "training")
+    fits = as_completed_in_workers(
+        _fit_in_worker,
+        tasks,
+        jobs,
+        _member_rows,
+        (z, t, config),
+        died=lambda: TrainError(_DIED.format("training")),
+    )
     with closing(fits):
         for (i, member), (state, outcome) in fits:
             member.load_state_dict(state)  # the parent's own member: the task held a reference
             yield i, outcome
 
 
-# Set in each worker process by _start_member_worker: the rows travel once per worker.
-_worker_rows: tuple[torch.Tensor, torch.Tensor, TrainConfig] | None = None
+_DIED = "a {} worker process died (killed, or out of memory)"
 
 
-def _start_member_worker(z: torch.Tensor, t: torch.Tensor, config: TrainConfig) -> None:
-    from houseprice.core.signals import detach_worker
+def _member_rows(
+    z: torch.Tensor, t: torch.Tensor, config: TrainConfig
+) -> tuple[torch.Tensor, torch.Tensor, TrainConfig]:
+    """A worker's state: the rows travel once per worker, not once per member."""
+    return z, t, config
 
-    global _worker_rows
-    detach_worker()
-    _worker_rows = (z, t, config)
 
-
-def _fit_in_worker(task: tuple[int, nn.Module]) -> tuple[dict[str, torch.Tensor], MemberFit]:
-    assert _worker_rows is not None, "worker started without _start_member_worker"
-    z, t, config = _worker_rows
+def _fit_in_worker(
+    rows: tuple[torch.Tensor, torch.Tensor, TrainConfig], task: tuple[int, nn.Module]
+) -> tuple[dict[str, torch.Tensor], MemberFit]:
+    z, t, config = rows
     i, member = task
     with _single_thread():
         outcome = _fit_member(member, z, t, config, _member_rng(config, i), None)
@@ -239,9 +245,22 @@ class LeanAdam:
     @torch.no_grad()
     def step(self) -> None:
         grads = [p.grad for p in self.params]
-        adam_update(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps,
-                    fused=True, amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
-                    weight_decay=self.weight_decay, eps=1e-8, maximize=False)  # fmt: skip
+        adam_update(
+            self.params,
+            grads,
+            self.exp_avgs,
+            self.exp_avg_sqs,
+            [],
+            self.steps,
+            fused=True,
+            amsgrad=False,
+            beta1=0.9,
+            beta2=0.999,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            eps=1e-8,
+            maximize=False,
+        )
 
 
 def _lean_forward(member: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -56,8 +56,11 @@ def format_cv(
         )
     lines.append("std: over all folds; repeats: sample std of the per-repeat means")
     if paired:
-        lines += ["", f"paired with {paired[0].model}, same {k * repeats} folds: mean difference "
-                  "in RMSE (negative: ours is better), 95% interval (corrected for fold overlap)"]  # fmt: skip
+        lines += [
+            "",
+            f"paired with {paired[0].model}, same {k * repeats} folds: mean difference "
+            "in RMSE (negative: ours is better), 95% interval (corrected for fold overlap)",
+        ]
         for d in paired:
             lines.append(
                 f"  vs {d.baseline:<{width}}{d.mean:>+8.3f}   [{d.low:+.3f}, {d.high:+.3f}]   "

@@ -32,8 +32,10 @@ def holdout_split(
         return np.arange(n_rows), np.arange(0)
     n_test = round(n_rows * test_fraction)
     if n_test < 1 or n_rows - n_test < 2:
-        raise SplitError(f"--test-fraction {test_fraction:g} leaves {n_test} test and "
-                         f"{n_rows - n_test} training rows of {n_rows}: at least 1 and 2 are needed")  # fmt: skip
+        raise SplitError(
+            f"--test-fraction {test_fraction:g} leaves {n_test} test and "
+            f"{n_rows - n_test} training rows of {n_rows}: at least 1 and 2 are needed"
+        )
     order = np.random.default_rng(seed).permutation(n_rows)
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 

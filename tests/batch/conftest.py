@@ -19,8 +19,13 @@ from houseprice.runtime.predictor import Predictor
 def client():
     import logging
 
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)  # fmt: skip
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
     with distributed.Client(cluster) as client:
         yield client
     cluster.close()

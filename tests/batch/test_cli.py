@@ -27,8 +27,19 @@ def test_csv_out_with_warnings_on_a_local_cluster(exported, model, tmp_path):
     frame = houses(model, 500)
     frame.loc[3, "CRIM"] = 1e4
     source = write_parts(frame, tmp_path / "in", 3, "parquet")
-    result = run_cli("hp-batch", str(source), str(tmp_path / "out"), "--model", str(exported.onnx),
-                     "--format", "csv", "--local-workers", "2", "--price-column", "value")  # fmt: skip
+    result = run_cli(
+        "hp-batch",
+        str(source),
+        str(tmp_path / "out"),
+        "--model",
+        str(exported.onnx),
+        "--format",
+        "csv",
+        "--local-workers",
+        "2",
+        "--price-column",
+        "value",
+    )
     assert result.returncode == 0, result.stderr
     err = result.stderr.decode()
     assert "priced 500 houses in 3 partition(s)" in err and "warning: 1 house(s) have CRIM" in err
@@ -41,13 +52,36 @@ def test_errors_are_one_line_with_their_exit_codes(exported, model, tmp_path):
     source = write_parts(houses(model, 50), tmp_path / "in", 2, "parquet")
     onnx = str(exported.onnx)
     cases = [
-        (["hp-batch", str(tmp_path / "none"), str(tmp_path / "o"), "--model", onnx], 1, "no such file"),
-        (["hp-batch", str(source), str(tmp_path / "o"), "--model", str(tmp_path / "x.onnx")], 3, "x.onnx"),
-        (["hp-batch", str(source), str(tmp_path / "o"), "--model", onnx, "--scheduler",
-          "tcp://127.0.0.1:9"], 7, "cannot reach the scheduler"),
-        (["hp-batch", str(source), str(tmp_path / "o"), "--local-workers", "0"], 2, "not a worker count"),
+        (
+            ["hp-batch", str(tmp_path / "none"), str(tmp_path / "o"), "--model", onnx],
+            1,
+            "no such file",
+        ),
+        (
+            ["hp-batch", str(source), str(tmp_path / "o"), "--model", str(tmp_path / "x.onnx")],
+            3,
+            "x.onnx",
+        ),
+        (
+            [
+                "hp-batch",
+                str(source),
+                str(tmp_path / "o"),
+                "--model",
+                onnx,
+                "--scheduler",
+                "tcp://127.0.0.1:9",
+            ],
+            7,
+            "cannot reach the scheduler",
+        ),
+        (
+            ["hp-batch", str(source), str(tmp_path / "o"), "--local-workers", "0"],
+            2,
+            "not a worker count",
+        ),
         (["hp-batch", str(source), str(tmp_path / "o"), "--margin", "nan"], 2, "not a margin"),
-    ]  # fmt: skip
+    ]
     for args, code, message in cases:
         result = run_cli(*args, timeout=120)
         err = result.stderr.decode()
@@ -64,9 +98,18 @@ def test_sigint_mid_job_is_one_line_and_leaves_no_output_and_no_process(
     process group, workers included."""
     source = write_parts(houses(model, 400_000), tmp_path / "in", 40, "parquet")
     process = subprocess.Popen(
-        [script("hp-batch"), str(source), str(tmp_path / "out"), "--model", str(exported.onnx),
-         "--local-workers", "2"], stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+        [
+            script("hp-batch"),
+            str(source),
+            str(tmp_path / "out"),
+            "--model",
+            str(exported.onnx),
+            "--local-workers",
+            "2",
+        ],
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         deadline, staged = time.monotonic() + 90, []
         while time.monotonic() < deadline and not staged and process.poll() is None:

@@ -106,14 +106,23 @@ def test_a_worker_killed_mid_job_loses_no_row(client, exported, predictor, tmp_p
     ("damage", "fmt", "message"),
     [
         (lambda f: f.drop(columns=["TAX"]), "parquet", "in.002.parquet: no column TAX"),
-        (lambda f: f.assign(CRIM=f["CRIM"].astype(object).where(f.index != f.index[4], "cheap")),
-         "csv", "in.002.csv: row 5: CRIM: expected a number, got 'cheap'"),
-        (lambda f: f.assign(NOX=f["NOX"].where(f.index != f.index[7], np.nan)),
-         "parquet", "in.002.parquet: row 8: NOX: nan is not a finite float32 number"),
-        (lambda f: f.assign(NOX=f["NOX"].where(f.index != f.index[7], np.nan)),
-         "csv", "in.002.csv: row 8: NOX: nan is not a finite float32 number"),
+        (
+            lambda f: f.assign(CRIM=f["CRIM"].astype(object).where(f.index != f.index[4], "cheap")),
+            "csv",
+            "in.002.csv: row 5: CRIM: expected a number, got 'cheap'",
+        ),
+        (
+            lambda f: f.assign(NOX=f["NOX"].where(f.index != f.index[7], np.nan)),
+            "parquet",
+            "in.002.parquet: row 8: NOX: nan is not a finite float32 number",
+        ),
+        (
+            lambda f: f.assign(NOX=f["NOX"].where(f.index != f.index[7], np.nan)),
+            "csv",
+            "in.002.csv: row 8: NOX: nan is not a finite float32 number",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_partition_names_its_file_and_row_and_nothing_is_written(
     client, exported, predictor, tmp_path, damage, fmt, message
 ):
@@ -171,11 +180,19 @@ def test_refusals_before_any_work(client, exported, predictor, tmp_path):
     (tmp_path / "taken.txt").write_text("a file, not a folder")
     cases = [
         (job(exported, tmp_path / "none", tmp_path / "out"), InputError, "no such file"),
-        (job(exported, source, tmp_path / "out", price_column="CRIM"), InputError, "already has a column"),
-        (BatchConfig(str(source), tmp_path / "out", model=tmp_path / "no.onnx"), ModelError, "no.onnx"),
+        (
+            job(exported, source, tmp_path / "out", price_column="CRIM"),
+            InputError,
+            "already has a column",
+        ),
+        (
+            BatchConfig(str(source), tmp_path / "out", model=tmp_path / "no.onnx"),
+            ModelError,
+            "no.onnx",
+        ),
         (job(exported, source, tmp_path / "taken.txt"), OutputError, "not a folder"),
         (job(exported, source, tmp_path / "no" / "out"), OutputError, "does not exist"),
-    ]  # fmt: skip
+    ]
     for config, error, message in cases:
         with pytest.raises(error, match=message):
             run_batch(config, client)

@@ -45,8 +45,12 @@ def test_drift_between_parquet_files_is_carried_not_dropped(client, exported, pr
     assert out["id"].tolist() == [str(i) for i in range(40)] + [f"x{i}" for i in range(30)]
     assert out["extra"].isna().sum() == 40 and (out["extra"].iloc[40:] == 1.5).all()
     assert out["address"].tolist() == a["address"].tolist() + b["address"].tolist()
-    x = np.vstack([f[list(predictor.feature_names)].to_numpy(np.float32)
-                   for f in (a, b.rename(columns={"crim": "CRIM"}))])  # fmt: skip
+    x = np.vstack(
+        [
+            f[list(predictor.feature_names)].to_numpy(np.float32)
+            for f in (a, b.rename(columns={"crim": "CRIM"}))
+        ]
+    )
     np.testing.assert_allclose(out["price"], predictor.predict_array(x), rtol=1e-6)
     assert (out["CRIM"].dtype, out["price"].dtype) == (np.float32, np.float32)
     np.testing.assert_array_equal(out[list(predictor.feature_names)].to_numpy(), x)
@@ -133,8 +137,15 @@ def test_worker_errors_reach_the_user_as_one_line(
     suffix = name.split(".")[1]
     write(houses(predictor, 5, seed=5), tmp_path / "in" / f"a.{suffix}")
     write(damage(houses(predictor, 5, seed=6)), tmp_path / "in" / name)
-    result = run_cli("hp-batch", str(tmp_path / "in"), str(tmp_path / "out"),
-                     "--model", str(exported.onnx), "--local-workers", "2")  # fmt: skip
+    result = run_cli(
+        "hp-batch",
+        str(tmp_path / "in"),
+        str(tmp_path / "out"),
+        "--model",
+        str(exported.onnx),
+        "--local-workers",
+        "2",
+    )
     err = result.stderr.decode()
     assert result.returncode == 1 and err.count("\n") == 1 and message in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

@@ -50,8 +50,9 @@ def test_an_output_that_holds_or_lies_in_the_input_is_refused(
     exported, victim, source, output, message
 ):
     before = snapshot(victim.parent)
-    result = run_cli("hp-batch", source, output, "--model", str(exported.onnx), "--overwrite",
-                     cwd=victim.parent)  # fmt: skip
+    result = run_cli(
+        "hp-batch", source, output, "--model", str(exported.onnx), "--overwrite", cwd=victim.parent
+    )
     err = result.stderr.decode()
     assert result.returncode == 2 and err.count("\n") == 1 and message in err, err
     assert snapshot(victim.parent) == before and sorted(os.listdir(victim.parent)) == [

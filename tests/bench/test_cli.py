@@ -10,8 +10,17 @@ from houseprice.runtime.contract import ModelInfo
 from tests.conftest import run_cli
 from tests.runtime.model_files import sum_model
 
-COLUMNS = {"name", "status", "file_bytes", "test_rmse", "p50_us", "p99_us", "houses_per_s",
-           "p50_x_floor", "batch_x_floor"}  # fmt: skip
+COLUMNS = {
+    "name",
+    "status",
+    "file_bytes",
+    "test_rmse",
+    "p50_us",
+    "p99_us",
+    "houses_per_s",
+    "p50_x_floor",
+    "batch_x_floor",
+}
 FORMATS = [
     "pytorch eager",
     "torchscript",
@@ -22,11 +31,16 @@ FLOORS = ["floor: bare session.run", "floor: fused arithmetic, numpy"]
 ROWS = FORMATS + FLOORS + ["reference: bare session.run, unfused file"]
 
 
+def model_args(exported) -> list[str]:
+    return ["--model", str(exported.onnx), "--checkpoint", str(exported.checkpoint)]
+
+
+def quick_bench(exported, *args: str):
+    return run_cli("hp-bench", "--quick", *args, *model_args(exported), timeout=300)
+
+
 def test_quick_json_report_has_every_row_and_column(exported):
-    result = run_cli(
-        "hp-bench", "--quick", "--json", "--scale-rows", "600",
-        "--model", str(exported.onnx), "--checkpoint", str(exported.checkpoint), timeout=300,
-    )  # fmt: skip
+    result = quick_bench(exported, "--json", "--scale-rows", "600")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [r["name"] for r in report["rows"]] == ROWS
@@ -47,9 +61,13 @@ def test_quick_json_report_has_every_row_and_column(exported):
     assert report["scale"]["mixed_shapes_houses_per_s"] > 0
     # The graph's facts, from the file and onnxruntime's mobile checker (tests/export holds the
     # checker's full account): the fused graph, whole on NNAPI, all but Log on CoreML MLProgram.
-    assert report["graph"] == {"nodes": len(onnx.load(exported.onnx).graph.node),
-                               "nnapi_partitions": 1, "nnapi_nodes_left": 0,
-                               "coreml_mlprogram_partitions": 2, "coreml_mlprogram_nodes_left": 1}  # fmt: skip
+    assert report["graph"] == {
+        "nodes": len(onnx.load(exported.onnx).graph.node),
+        "nnapi_partitions": 1,
+        "nnapi_nodes_left": 0,
+        "coreml_mlprogram_partitions": 2,
+        "coreml_mlprogram_nodes_left": 1,
+    }
     # Every target is reported, measured (torch and every row are there), and judged right.
     assert [t["id"] for t in report["targets"]] == [key for key, *_ in TARGETS]
     for t in report["targets"]:
@@ -60,8 +78,7 @@ def test_quick_json_report_has_every_row_and_column(exported):
 
 
 def test_table_output_and_missing_model(exported, tmp_path):
-    table = run_cli("hp-bench", "--quick", "--scale-rows", "0", "--model", str(exported.onnx),
-                    "--checkpoint", str(exported.checkpoint), timeout=300)  # fmt: skip
+    table = run_cli("hp-bench", "--quick", "--scale-rows", "0", *model_args(exported), timeout=300)
     assert table.returncode == 0, table.stderr
     assert b"onnx runtime, predict_array" in table.stdout and b"targets:" in table.stdout
     missing = run_cli("hp-bench", "--quick", "--model", str(tmp_path / "none.onnx"))
@@ -72,8 +89,18 @@ def test_table_output_and_missing_model(exported, tmp_path):
 
 
 def test_a_missing_checkpoint_fails_only_its_row(exported, tmp_path):
-    result = run_cli("hp-bench", "--quick", "--json", "--scale-rows", "0", "--model", str(exported.onnx),
-                     "--checkpoint", str(tmp_path / "none.pt"), timeout=300)  # fmt: skip
+    result = run_cli(
+        "hp-bench",
+        "--quick",
+        "--json",
+        "--scale-rows",
+        "0",
+        "--model",
+        str(exported.onnx),
+        "--checkpoint",
+        str(tmp_path / "none.pt"),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)["rows"]}
     assert rows["pytorch eager"]["status"].startswith("failed: CheckpointError")
@@ -84,8 +111,16 @@ def test_a_model_of_other_data_needs_that_data(tmp_path):
     names = ("ROOMS", "AREA")
     own = ModelInfo(names, (1.0, 20.0), (9.0, 400.0), "PRICE", "$", "0" * 64, "test")
     model = sum_model(tmp_path / "own.onnx", 2, own.to_metadata())
-    common = ("--quick", "--json", "--scale-rows", "50", "--model", str(model),
-              "--checkpoint", str(tmp_path / "none.pt"))  # fmt: skip
+    common = (
+        "--quick",
+        "--json",
+        "--scale-rows",
+        "50",
+        "--model",
+        str(model),
+        "--checkpoint",
+        str(tmp_path / "none.pt"),
+    )
     boston = run_cli("hp-bench", *common, timeout=300)
     assert boston.returncode == 1 and boston.stdout == b"", boston.stderr
     err = boston.stderr.decode()

@@ -15,12 +15,16 @@ def test_targets_are_judged_from_the_medians():
     runs = [
         WrkRun(server, c, rps, p50, p99, 0)
         for server, c, rps, p50, p99 in [
-            ("hp-serve", 1, 900, 1000, 2000), ("reference", 1, 1000, 900, 1800),
-            ("hp-serve", 32, 700, 40_000, 150_000), ("reference", 32, 1000, 30_000, 60_000),
-            ("hp-serve", 32, 900, 40_000, 100_000), ("reference", 32, 1000, 30_000, 60_000),
-            ("hp-serve", 32, 800, 40_000, 110_000), ("reference", 32, 1000, 30_000, 60_000),
+            ("hp-serve", 1, 900, 1000, 2000),
+            ("reference", 1, 1000, 900, 1800),
+            ("hp-serve", 32, 700, 40_000, 150_000),
+            ("reference", 32, 1000, 30_000, 60_000),
+            ("hp-serve", 32, 900, 40_000, 100_000),
+            ("reference", 32, 1000, 30_000, 60_000),
+            ("hp-serve", 32, 800, 40_000, 110_000),
+            ("reference", 32, 1000, 30_000, 60_000),
         ]
-    ]  # fmt: skip
+    ]
     report = summarize(runs, workers=2)
     assert format_serve(report).startswith("2 worker process(es) per server")
     assert report["rows"]["hp-serve c=32"]["requests_per_s"] == 800
@@ -39,7 +43,15 @@ def test_the_throughput_ratio_pairs_each_round():
     then the median: here 0.95, where the ratio of the two medians would say 0.7."""
     from houseprice.bench.serve import paired_ratio
 
-    runs = [WrkRun(server, 32, rps, 1, 2, 0) for server, rps in [
-        ("hp-serve", 950), ("reference", 1000), ("hp-serve", 300), ("reference", 1000),
-        ("hp-serve", 700), ("reference", 600)]]  # fmt: skip
+    runs = [
+        WrkRun(server, 32, rps, 1, 2, 0)
+        for server, rps in [
+            ("hp-serve", 950),
+            ("reference", 1000),
+            ("hp-serve", 300),
+            ("reference", 1000),
+            ("hp-serve", 700),
+            ("reference", 600),
+        ]
+    ]
     assert paired_ratio(runs, 32) == 0.95

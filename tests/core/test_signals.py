@@ -31,8 +31,9 @@ def _start_mid_run(exported, big: Path, out: Path) -> tuple[subprocess.Popen, li
     and its temp file exists."""
     process = subprocess.Popen(
         [script("hp-infer"), str(big), "-o", str(out), "-j", "2", "--model", str(exported.onnx)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
         workers = children(process.pid)

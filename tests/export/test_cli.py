@@ -93,8 +93,10 @@ def test_a_full_stdout_is_exit_5_after_a_complete_export(exported, tmp_path):
     with open("/dev/full", "wb") as full:
         result = subprocess.run(
             [script("hp-export"), "--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)],
-            stdout=full, stderr=subprocess.PIPE, timeout=300,
-        )  # fmt: skip
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=300,
+        )
     err = result.stderr.decode()
     assert result.returncode == 5 and err.count("\n") == 1 and "Traceback" not in err, err
     assert "cannot write to stdout: No space left on device" in err
@@ -121,9 +123,18 @@ def test_errors_map_to_exit_codes_by_type(exported, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_sigterm_mid_export_leaves_no_files(exported, tmp_path):
     process = subprocess.Popen(
-        [script("hp-export"), "--format", "all", "--checkpoint", str(exported.checkpoint),
-         "--out", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            script("hp-export"),
+            "--format",
+            "all",
+            "--checkpoint",
+            str(exported.checkpoint),
+            "--out",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(2.0)  # torch is imported and the export under way (it takes several seconds)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)

@@ -205,12 +205,26 @@ def test_the_fused_module_is_the_unfused_model_whichever_columns_are_logged(logg
 def test_the_fused_graph_is_one_nnapi_partition_with_fixed_shapes(exported, tmp_path):
     """onnxruntime's own mobile checker, on the model with its batch fixed to 1."""
     fixed = tmp_path / "fixed.onnx"
-    subprocess.run([sys.executable, "-m", "onnxruntime.tools.make_dynamic_shape_fixed", "--input_name",
-                    "features", "--input_shape", "1,13", str(exported.onnx), str(fixed)], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "onnxruntime.tools.make_dynamic_shape_fixed",
+            "--input_name",
+            "features",
+            "--input_shape",
+            "1,13",
+            str(exported.onnx),
+            str(fixed),
+        ],
+        check=True,
+    )
     report = subprocess.run(
         [sys.executable, "-m", "onnxruntime.tools.check_onnx_model_mobile_usability", str(fixed)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     text = report.stdout + report.stderr
     nodes = len(onnx.load(fixed).graph.node)
     nnapi = text.split("Checking NNAPI")[1].split("Checking CoreML")[0]
@@ -269,8 +283,10 @@ def test_a_graph_the_runtime_cannot_load_is_a_conversion_error(exported, tmp_pat
 def test_ort_format_export_is_gated_recorded_and_runs_in_hp_infer(exported, tmp_path):
     (artifact,) = export_model(exported.checkpoint, tmp_path, ["ort"])
     assert artifact.parity.passed and sorted(p.name for p in tmp_path.iterdir()) == [
-        "manifest.json", "model.ort", "required_operators.config",
-    ]  # fmt: skip
+        "manifest.json",
+        "model.ort",
+        "required_operators.config",
+    ]
     entry = json.loads((tmp_path / "manifest.json").read_text())["artifacts"][0]
     config = (tmp_path / "required_operators.config").read_bytes()
     assert entry["operators_config"]["sha256"] == hashlib.sha256(config).hexdigest()

@@ -39,8 +39,11 @@ def sum_model(
     elif output == "twice":
         nodes.append(helper.make_node("Concat", ["s", "s"], ["price"], axis=0))
     elif output in ("nan", "inf"):
-        nodes += [helper.make_node("Abs", ["s"], ["a"]), helper.make_node("Neg", ["a"], ["n"]),
-                  helper.make_node("Sub", ["n", "one"], ["m"])]  # fmt: skip
+        nodes += [
+            helper.make_node("Abs", ["s"], ["a"]),
+            helper.make_node("Neg", ["a"], ["n"]),
+            helper.make_node("Sub", ["n", "one"], ["m"]),
+        ]
         last = helper.make_node("Sqrt", ["m"], ["price"])  # sqrt(-|s| - 1): NaN
         if output == "inf":
             nodes.append(helper.make_node("Mul", ["a", "zero"], ["z"]))

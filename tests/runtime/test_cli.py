@@ -230,8 +230,14 @@ def _into(target: str, *args: str, exported=None, model: Path | None = None):
     """hp-infer with stdout opened on ``target`` (e.g. /dev/full), or closed for None."""
     command = [script("hp-infer"), *args, "--model", str(model or exported.onnx)]
     if target is None:
-        return subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              pass_fds=(), preexec_fn=lambda: os.close(1), timeout=60)  # fmt: skip
+        return subprocess.run(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            pass_fds=(),
+            preexec_fn=lambda: os.close(1),
+            timeout=60,
+        )
     with open(target, "wb") as sink:
         return subprocess.run(command, stdout=sink, stderr=subprocess.PIPE, timeout=60)
 
@@ -275,8 +281,10 @@ def test_a_failing_output_file_leaves_the_destination_as_it_was(exported, tmp_pa
     big.write_text((json.dumps(HOUSE) + "\n") * 5000)
     result = subprocess.run(
         [script("hp-infer"), str(big), "-o", str(out), "--model", str(exported.onnx)],
-        capture_output=True, preexec_fn=_limit_file_size(4096), timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        preexec_fn=_limit_file_size(4096),
+        timeout=60,
+    )
     _one_line(result, 5, f"cannot write {out}: File too large")
     assert out.read_text() == "previous prices\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["many.jsonl", "prices.jsonl"]

@@ -53,13 +53,19 @@ def test_damaged_metadata_is_named(changes, problem):
 @pytest.mark.parametrize(
     ("key", "message"),
     [
-        ("feature_names", "m.onnx: an ONNX file without houseprice metadata; export one with `hp-export --format onnx`"),
-        ("contract_version", "m.onnx: model contract version 0, this runtime reads 1; re-export it with this version of houseprice"),
+        (
+            "feature_names",
+            "m.onnx: an ONNX file without houseprice metadata; export one with `hp-export --format onnx`",
+        ),
+        (
+            "contract_version",
+            "m.onnx: model contract version 0, this runtime reads 1; re-export it with this version of houseprice",
+        ),
         ("feature_min", "m.onnx: damaged houseprice metadata: no feature_min"),
         ("feature_max", "m.onnx: damaged houseprice metadata: no feature_max"),
         ("target_name", "m.onnx: damaged houseprice metadata: no target_name"),
     ],
-)  # fmt: skip
+)
 def test_every_required_key_missing_is_a_model_error(key, message):
     props = info().to_metadata()
     del props[PREFIX + key]

@@ -337,8 +337,10 @@ def test_absurd_numbers_and_nesting_are_input_errors(predictor, houses, name):
     def document(first: str) -> bytes:  # two houses, as an array or as two lines
         return (f"[{first}, {line}]" if name == "in.json" else f"{first}\n{line}\n").encode()
 
-    for digits, message in [(400, "an integer of 400 digits is too large"),
-                            (5000, "unreadable JSON number")]:  # fmt: skip
+    for digits, message in [
+        (400, "an integer of 400 digits is too large"),
+        (5000, "unreadable JSON number"),
+    ]:
         text = line.replace(json.dumps(houses[0]["TAX"]), "9" * digits, 1)
         with pytest.raises(InputError) as caught:
             _run(predictor, document(text), name)
@@ -378,7 +380,6 @@ def test_a_non_finite_price_names_the_line(tmp_path):
 
 
 def test_workers_are_bounded_by_chunks_and_keep_the_thread_count(predictor, houses, monkeypatch):
-    from houseprice.core import signals
     from houseprice.runtime import infer
 
     started: list[int] = []
@@ -388,13 +389,9 @@ def test_workers_are_bounded_by_chunks_and_keep_the_thread_count(predictor, hous
     )
     out, _ = _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=20, jobs=64)  # 3 chunks
     assert started == [3] and len(out.splitlines()) == 60
-    monkeypatch.setattr(
-        signals, "detach_worker", lambda parent=None: None
-    )  # this is the test process
-    monkeypatch.setattr(infer, "_worker_task", None)  # and dropped again after the test
     task = infer._ChunkTask(Predictor(predictor.model_bytes, threads=2), "in", False, 0.1)
-    infer._start_worker(task)
-    assert infer._worker_task is not None and infer._worker_task.predictor.threads == 2
+    state = infer._worker_state(task)  # what each worker builds for itself
+    assert state.predictor.threads == 2 and state.predictor is not task.predictor
 
 
 def test_a_threaded_parent_session_gets_workers_from_a_clean_process(predictor, houses):
@@ -405,7 +402,7 @@ def test_a_threaded_parent_session_gets_workers_from_a_clean_process(predictor, 
     assert pooled == serial
 
 
-def _die(chunk):
+def _die(task, chunk):
     import os
     import signal
 
@@ -415,6 +412,6 @@ def _die(chunk):
 def test_a_killed_worker_is_a_worker_error(predictor, houses, monkeypatch):
     from houseprice.runtime import WorkerError, infer
 
-    monkeypatch.setattr(infer, "_run_in_worker", _die)  # forked workers inherit the patch
+    monkeypatch.setattr(infer, "_price_chunk", _die)  # forked workers inherit the patch
     with pytest.raises(WorkerError, match="a worker process died"):
         _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=7, jobs=2)

@@ -36,8 +36,9 @@ def general(predictor: Predictor, body: bytes) -> bytes | None:
     """What hp-infer writes for ``body`` as a JSON file, or None if it rejects it or warns."""
     sink = io.BytesIO()
     try:
-        summary = infer_stream(predictor, io.BytesIO(body), "body", sink, fmt=Format.json,
-                               margin=MARGIN)  # fmt: skip
+        summary = infer_stream(
+            predictor, io.BytesIO(body), "body", sink, fmt=Format.json, margin=MARGIN
+        )
     except InputError:
         return None
     return None if summary.out_of_range else sink.getvalue()
@@ -71,10 +72,18 @@ def bodies(draw) -> bytes:
             record["GARAGE"] = 1
     text = json.dumps(record)
     if draw(st.booleans()):  # a key given twice, spacing, a BOM, trailing garbage
-        text = draw(st.sampled_from([
-            text[:-1] + ', "RM": 6.5}', text.replace(", ", ","), "\ufeff" + text, text + " x",
-            "[" + text + "]", " \n" + text + "\n",
-        ]))  # fmt: skip
+        text = draw(
+            st.sampled_from(
+                [
+                    text[:-1] + ', "RM": 6.5}',
+                    text.replace(", ", ","),
+                    "\ufeff" + text,
+                    text + " x",
+                    "[" + text + "]",
+                    " \n" + text + "\n",
+                ]
+            )
+        )
     return text.encode()
 
 
@@ -151,7 +160,11 @@ def test_deep_nesting_and_odd_bodies_decline(fast):
 
 def test_the_fast_path_declines_at_the_range_bounds_only_beyond_them(fast):
     low, high = fast.bounds[0]
-    for value, answered in ((low, True), (high, True), (np.nextafter(np.float32(high), np.float32(1e9)), False),
-                            (np.nextafter(np.float32(low), np.float32(-1e9)), False)):  # fmt: skip
+    for value, answered in (
+        (low, True),
+        (high, True),
+        (np.nextafter(np.float32(high), np.float32(1e9)), False),
+        (np.nextafter(np.float32(low), np.float32(-1e9)), False),
+    ):
         body = json.dumps({**HOUSE, "CRIM": float(value)}).encode()
         assert (fast.answer(body) is not None) is answered, value

@@ -234,7 +234,7 @@ def test_the_lean_run_gives_session_runs_output_and_falls_back_to_it(exported, b
     serves."""
     import onnxruntime as ort
 
-    from houseprice.runtime.predictor import session_runner
+    from houseprice.runtime.onnx_session import session_runner
 
     x = np.ascontiguousarray(boston.features, dtype=np.float32)
     lean = Predictor.load(exported.onnx)

@@ -154,8 +154,10 @@ def test_the_range_check_warns_below_and_above_but_not_at_the_bounds():
         0.0,
         8.0,
     )
-    assert crim.message() == ("2 house(s) have CRIM outside the training range [0, 8] by more than "
-                              "the margin (first: row 3); their predictions are extrapolations")  # fmt: skip
+    assert crim.message() == (
+        "2 house(s) have CRIM outside the training range [0, 8] by more than "
+        "the margin (first: row 3); their predictions are extrapolations"
+    )
     assert (zn.count, rm.low, rm.high) == (2, -8.0, 0.0)
 
 
@@ -184,8 +186,10 @@ def test_a_nonfinite_price_blames_the_features_furthest_out_first():
     model = info(3)  # ranges [0, 1]
     x = np.array([[0.5, 0.5, 0.5], [5, -30, 0.5]], np.float32)
     err = nonfinite_price_error(x, np.array([1.0, math.inf], np.float32), model, locate)
-    assert str(err) == ("$[1]: the model gives no finite price (inf) for this house; far outside the "
-                        "training range: ZN=-30 (trained on 0 to 1), CRIM=5 (trained on 0 to 1)")  # fmt: skip
+    assert str(err) == (
+        "$[1]: the model gives no finite price (inf) for this house; far outside the "
+        "training range: ZN=-30 (trained on 0 to 1), CRIM=5 (trained on 0 to 1)"
+    )
     err = nonfinite_price_error(x[:1], np.array([np.nan], np.float32), model, locate)
     assert (
         str(err)

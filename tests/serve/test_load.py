@@ -52,16 +52,32 @@ def test_load_with_reloads_of_a_bad_then_a_good_model(model, tmp_path):
             model.write_bytes(b"\x08truncated")
             assert server.call("POST", "/v1/admin/reload")[0] == 409
 
-        bad = run_load(host, port, HOUSE, _price_is(old), requests=4_000, connections=32,
-                       headers=AUTH, during=garbage_then_reload)  # fmt: skip
+        bad = run_load(
+            host,
+            port,
+            HOUSE,
+            _price_is(old),
+            requests=4_000,
+            connections=32,
+            headers=AUTH,
+            during=garbage_then_reload,
+        )
         assert bad.statuses == {200: 4_000} and bad.wrong == [] and bad.errors == []
 
         def new_model() -> None:
             sum_model(model, 13, info().to_metadata())
             server.process.send_signal(signal.SIGHUP)
 
-        swap = run_load(host, port, HOUSE, _price_is(old, new), requests=4_000, connections=32,
-                        headers=AUTH, during=new_model)  # fmt: skip
+        swap = run_load(
+            host,
+            port,
+            HOUSE,
+            _price_is(old, new),
+            requests=4_000,
+            connections=32,
+            headers=AUTH,
+            during=new_model,
+        )
         assert swap.statuses == {200: 4_000} and swap.wrong == [] and swap.errors == []
         assert server.price(HOUSE) == pytest.approx(new, rel=1e-6)
 
@@ -71,8 +87,16 @@ def test_sigterm_under_load_finishes_requests_in_flight(model, tmp_path):
     with serving(model, "--workers", "2") as server:
         host, port = _address(server)
         price = server.price(HOUSE)
-        stopped = run_load(host, port, HOUSE, _price_is(price), requests=6_000, connections=16,
-                           deadline_s=30, during=lambda: server.process.send_signal(signal.SIGTERM))  # fmt: skip
+        stopped = run_load(
+            host,
+            port,
+            HOUSE,
+            _price_is(price),
+            requests=6_000,
+            connections=16,
+            deadline_s=30,
+            during=lambda: server.process.send_signal(signal.SIGTERM),
+        )
         server.process.wait(timeout=40)
     # Every answer that came was whole and right; after the stop, connections are refused or
     # closed (errors), never answered wrongly or with a 5xx.
@@ -107,8 +131,10 @@ def _post_oversized(host: str, port: int, body: bytes) -> tuple[int, bytes]:
     """POST a body the server refuses unread. The server answers 413 and closes while the body is
     still arriving, so the client's send may fail (broken pipe, reset): a raw socket keeps going
     and reads the answer, which an HTTP library that sends first and reads later cannot."""
-    head = (f"POST /v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f"POST /v1/predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     with socket.create_connection((host, port), timeout=5) as sock:
         sock.sendall(head)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):

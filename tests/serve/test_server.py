@@ -28,8 +28,16 @@ class Server:
     def __init__(self, process: subprocess.Popen, url: str, log: Path):
         self.process, self.url, self.log = process, url, log
 
-    def call(self, method: str, path: str, body: bytes | None = None, *, kind: str | None = None,
-             token: str | None = TOKEN, headers: dict | None = None) -> tuple[int, dict, bytes]:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        kind: str | None = None,
+        token: str | None = TOKEN,
+        headers: dict | None = None,
+    ) -> tuple[int, dict, bytes]:
         request = urllib.request.Request(self.url + path, data=body, method=method)
         if kind:
             request.add_header("Content-Type", kind)
@@ -62,8 +70,10 @@ def serving(model: Path, *args: str, env: dict | None = None) -> Iterator[Server
     with open(log, "wb") as sink:
         process = subprocess.Popen(
             [script("hp-serve"), "--model", str(model), "--port", "0", *args],
-            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        )  # fmt: skip
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     try:
         url, deadline = None, time.monotonic() + 30
         while url is None and time.monotonic() < deadline and process.poll() is None:
@@ -92,8 +102,9 @@ def serving(model: Path, *args: str, env: dict | None = None) -> Iterator[Server
 def server(exported, tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
     (folder / "token").write_text(TOKEN + "\n")
-    with serving(exported.onnx, "--token-file", str(folder / "token"), "--max-body", "64KB",
-                 "--workers", "2") as s:  # fmt: skip
+    with serving(
+        exported.onnx, "--token-file", str(folder / "token"), "--max-body", "64KB", "--workers", "2"
+    ) as s:
         yield s
 
 
@@ -105,9 +116,13 @@ def _infer(exported, path: Path) -> bytes:
 
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [("house.json", "application/json"), ("houses.jsonl", "application/x-ndjson"),
-     ("houses.json", "application/json"), ("houses.csv", "text/csv")],
-)  # fmt: skip
+    [
+        ("house.json", "application/json"),
+        ("houses.jsonl", "application/x-ndjson"),
+        ("houses.json", "application/json"),
+        ("houses.csv", "text/csv"),
+    ],
+)
 def test_every_input_shape_answers_as_hp_infer_does(server, exported, tmp_path, name, kind):
     lines = (EXAMPLES / "houses.jsonl").read_text().splitlines()
     houses = [json.loads(line) for line in lines]
@@ -138,10 +153,17 @@ def test_every_input_shape_answers_as_hp_infer_does(server, exported, tmp_path, 
         (b'{"CRIM": "empty input"}\n', "application/x-ndjson", 422, "line 1", "CRIM"),
         (b'[{"CRIM": 1}]', "application/json", 422, "$[0]", None),
         (b"CRIM\n1\n", "text/csv", 422, "line 1", None),
-        (json.dumps({**json.loads((EXAMPLES / "house.json").read_text()), "RM": None}).encode() + b"\n" * 2
-         + b'{"RM": 1}\n', "application/x-ndjson", 422, "line 1", "RM"),
+        (
+            json.dumps({**json.loads((EXAMPLES / "house.json").read_text()), "RM": None}).encode()
+            + b"\n" * 2
+            + b'{"RM": 1}\n',
+            "application/x-ndjson",
+            422,
+            "line 1",
+            "RM",
+        ),
     ],
-)  # fmt: skip
+)
 def test_client_mistakes_are_4xx_with_one_json_error(server, body, kind, status, record, field):
     got, _, answer = server.call("POST", "/v1/predict", body, kind=kind)
     error = json.loads(answer)
@@ -164,8 +186,12 @@ def test_protocol_errors(server):
 def test_the_token_guards_every_route_but_health(server):
     house = (EXAMPLES / "house.json").read_bytes()
     for token in (None, "wrong", TOKEN + "x"):
-        for method, path in [("POST", "/v1/predict"), ("GET", "/v1/model"), ("GET", "/metrics"),
-                             ("POST", "/v1/admin/reload")]:  # fmt: skip
+        for method, path in [
+            ("POST", "/v1/predict"),
+            ("GET", "/v1/model"),
+            ("GET", "/metrics"),
+            ("POST", "/v1/admin/reload"),
+        ]:
             status, headers, _ = server.call(
                 method, path, house, kind="application/json", token=token
             )

@@ -198,10 +198,16 @@ def test_the_install_hint_pins_torch_as_the_install_files_do():
     pins = [line.strip() for line in (REPO / "requirements" / "torch.txt").read_text().splitlines()]
     assert PINNED_TORCH in pins
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.modules['torch'] = None; "
-         "from houseprice.train.cli import main; main()", "--quiet"],
-        capture_output=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['torch'] = None; "
+            "from houseprice.train.cli import main; main()",
+            "--quiet",
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     assert result.returncode == 6
     assert (
         f"`pip install {PINNED_TORCH} && pip install 'houseprice[train]'`" in result.stderr.decode()
@@ -213,8 +219,9 @@ def test_sigterm_mid_training_leaves_no_files(tmp_path: Path):
     out = tmp_path / "out"
     process = subprocess.Popen(
         [script("hp-train"), "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while not out.exists() and time.monotonic() < deadline:  # made just before training starts
         time.sleep(0.01)
@@ -237,8 +244,9 @@ def test_a_signal_mid_cv_or_training_stops_every_worker_and_writes_nothing(
     out = tmp_path / "out"
     process = subprocess.Popen(
         [script("hp-train"), *mode, "--jobs", "2", "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline, workers = time.monotonic() + 60, set()
     while len(workers) < 3 and time.monotonic() < deadline:  # the forkserver and 2 workers
         workers = descendants(process.pid)

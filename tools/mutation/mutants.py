@@ -14,15 +14,46 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_SWAP_COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
-                 ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In,
-                 ast.Is: ast.IsNot, ast.IsNot: ast.Is}  # fmt: skip
-_SWAP_BINARY = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
-                ast.FloorDiv: ast.Div, ast.Mod: ast.FloorDiv}  # fmt: skip
-_SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
-           ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+",
-           ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-           ast.And: "and", ast.Or: "or"}  # fmt: skip
+_SWAP_COMPARE = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+_SWAP_BINARY = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Mod: ast.FloorDiv,
+}
+_SYMBOL = {
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.And: "and",
+    ast.Or: "or",
+}
 SHORT_STRING = 4  # strings up to this long are separators and markers worth mutating
 
 
@@ -88,8 +119,11 @@ def _nodes(node: ast.AST) -> Iterator[ast.AST]:
 
 
 def _is_docstring(node: ast.AST) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant) \
-        and isinstance(node.value.value, str)  # fmt: skip
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(getattr(node, "value", None), ast.Constant)
+        and isinstance(node.value.value, str)
+    )
 
 
 def _mutations(node: ast.AST) -> Iterator[tuple[ast.AST, str, object]]:
@@ -106,8 +140,11 @@ def _mutations(node: ast.AST) -> Iterator[tuple[ast.AST, str, object]]:
         other = ast.Or if isinstance(node.op, ast.And) else ast.And
         yield node, f"{_SYMBOL[type(node.op)]} -> {_SYMBOL[other]}", _attr(node, "op", other())
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
-        yield node, f"drop {'not' if isinstance(node.op, ast.Not) else 'unary -'}", \
-            _attr(node, "op", ast.UAdd() if isinstance(node.op, ast.USub) else _Keep())  # fmt: skip
+        yield (
+            node,
+            f"drop {'not' if isinstance(node.op, ast.Not) else 'unary -'}",
+            _attr(node, "op", ast.UAdd() if isinstance(node.op, ast.USub) else _Keep()),
+        )
     elif isinstance(node, ast.Constant):
         yield from _constant(node)
     elif isinstance(node, ast.Return) and node.value is not None and not _is_none(node.value):

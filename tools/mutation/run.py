@@ -35,16 +35,27 @@ EQUIVALENT = Path(__file__).with_name("equivalent.txt")
 # most mutants die in the first seconds (pytest -x), and the CLI's subprocess tests last.
 _R = "tests/runtime/test_"
 TARGETS = {
-    "runtime/validate.py": (f"{_R}validate.py", f"{_R}one_house.py", f"{_R}predictor.py",
-                            f"{_R}infer.py", f"{_R}cli.py"),
+    "runtime/validate.py": (
+        f"{_R}validate.py",
+        f"{_R}one_house.py",
+        f"{_R}predictor.py",
+        f"{_R}infer.py",
+        f"{_R}cli.py",
+    ),
     "runtime/contract.py": (f"{_R}contract.py", f"{_R}predictor.py", f"{_R}cli.py"),
-    "runtime/readers.py": (f"{_R}readers.py", f"{_R}uniform_lines.py", f"{_R}infer.py",
-                           f"{_R}cli.py"),
+    "runtime/readers.py": (
+        f"{_R}readers.py",
+        f"{_R}uniform_lines.py",
+        f"{_R}infer.py",
+        f"{_R}cli.py",
+    ),
+    "runtime/csv_reader.py": (f"{_R}readers.py", f"{_R}infer.py", f"{_R}cli.py"),
     "runtime/uniform_lines.py": (f"{_R}uniform_lines.py", f"{_R}readers.py", f"{_R}infer.py"),
+    "runtime/json_numbers.py": (f"{_R}uniform_lines.py", f"{_R}readers.py"),
     "runtime/writers.py": (f"{_R}writers.py", f"{_R}infer.py", f"{_R}cli.py"),
     "runtime/one_house.py": (f"{_R}one_house.py", "tests/serve/test_server.py"),
     "serve/app.py": ("tests/serve/test_server.py",),
-}  # fmt: skip
+}
 PACKAGE_OF = {"runtime": "houseprice.runtime", "serve": "houseprice.serve"}
 
 
@@ -86,10 +97,13 @@ def _parser() -> argparse.ArgumentParser:
 def _environment(work: Path) -> dict[str, str]:
     """Every run shares one trained and exported model, built here once."""
     env = dict(os.environ, HP_TEST_EXPORTED=str(work / "exported"))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REDIRECT), str(REPO),
-                                                      env.get("PYTHONPATH")]))  # fmt: skip
-    build = "from pathlib import Path; from tests.conftest import build_exported; " \
-            f"build_exported(Path({str(work / 'exported')!r}))"  # fmt: skip
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REDIRECT), str(REPO), env.get("PYTHONPATH")])
+    )
+    build = (
+        "from pathlib import Path; from tests.conftest import build_exported; "
+        f"build_exported(Path({str(work / 'exported')!r}))"
+    )
     subprocess.run([sys.executable, "-c", build], cwd=REPO, env=env, check=True)
     return env
 
@@ -122,12 +136,29 @@ _stopping = threading.Event()
 
 
 def _pytest(tests: tuple[str, ...], env: dict[str, str], timeout: float) -> str:
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not slow", "-p", "no:cacheprovider",
-               "--no-header", *tests]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-m",
+        "not slow",
+        "-p",
+        "no:cacheprovider",
+        "--no-header",
+        *tests,
+    ]
     if _stopping.is_set():
         return "stopped"
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     _running.add(process)
     try:
         code = process.wait(timeout)
@@ -164,8 +195,10 @@ def _equivalents() -> dict[str, str]:
 
 
 def _report(outcomes: list[Outcome], equivalent: dict[str, str], target: float) -> int:
-    print(f"{'module':<26}{'mutants':>8}{'killed':>8}{'timeout':>8}{'survived':>9}{'equiv.':>7}"
-          f"{'score':>8}")  # fmt: skip
+    print(
+        f"{'module':<26}{'mutants':>8}{'killed':>8}{'timeout':>8}{'survived':>9}{'equiv.':>7}"
+        f"{'score':>8}"
+    )
     totals = [0, 0, 0, 0, 0]
     for module in dict.fromkeys(o.mutant.path for o in outcomes):
         mine = [o for o in outcomes if o.mutant.path == module]
@@ -173,8 +206,9 @@ def _report(outcomes: list[Outcome], equivalent: dict[str, str], target: float) 
         totals = [a + b for a, b in zip(totals, row, strict=True)]
         print(_row(module, row))
     print(_row("all", totals))
-    survivors = [o.mutant for o in outcomes
-                 if o.status == "survived" and o.mutant.key not in equivalent]  # fmt: skip
+    survivors = [
+        o.mutant for o in outcomes if o.status == "survived" and o.mutant.key not in equivalent
+    ]
     for mutant in survivors:
         print(f"survived: {mutant.path}:{mutant.line}: {mutant.description} | {mutant.source_line}")
     used = {o.mutant.key for o in outcomes}
