@@ -73,7 +73,7 @@ def plan_batch(config: BatchConfig) -> BatchPlan:
     real = check_output(config.output, sources.local_paths(), config.overwrite)
     predictor = Predictor.load(config.model)
     return BatchPlan(
-        config, real, predictor, lay_out(sources, predictor.feature_names, config.price_column)
+        config, real, predictor, lay_out(sources, predictor.schema, config.price_column)
     )
 
 

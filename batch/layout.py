@@ -24,7 +24,7 @@ import pandas as pd
 
 from houseprice.batch.sources import Sources
 from houseprice.core.errors import InputError
-from houseprice.runtime.validate import show
+from houseprice.runtime.validate import Schema, show
 
 # pandas' default spellings of a missing value: in feature columns they mean "missing" (and are
 # refused as not finite); passthrough text keeps them as written.
@@ -72,12 +72,12 @@ class Layout:
     plans: tuple[FilePlan, ...]
 
 
-def lay_out(sources: Sources, feature_names: Sequence[str], price: str) -> Layout:
+def lay_out(sources: Sources, schema: Schema, price: str) -> Layout:
     """Read every file's header and lay the output out; InputError names the file at fault."""
     headers = [_header(sources.format, file) for file in sources.files]
     plans, order, types = [], {}, {}
     for number, (file, (names, arrow)) in enumerate(zip(sources.files, headers, strict=True)):
-        features = _match(file, names, feature_names, price)
+        features = _match(file, names, schema, price)
         passthrough = tuple(n for n in names if n not in features)
         plans.append(FilePlan(number, file, sources.format, features, passthrough))
         for i, name in enumerate(names):
@@ -130,28 +130,22 @@ def _index_columns(schema: Any) -> list[str]:
     return [c for c in meta.get("index_columns", []) if isinstance(c, str)]
 
 
-def _match(
-    file: str, names: Sequence[str], feature_names: Sequence[str], price: str
-) -> tuple[str, ...]:
-    by_name: dict[str, list[str]] = {}
-    for name in names:
-        by_name.setdefault(name.lower(), []).append(name)
-    chosen = []
-    for feature in feature_names:
-        found = by_name.get(feature.lower(), [])
-        if not found:
-            raise InputError(f"{file}: no column {feature}")
-        if len(found) > 1:
-            raise InputError(
-                f"{file}: columns {' and '.join(map(show, found))} both match feature {feature}"
-            )
-        chosen.append(found[0])
-    if price.lower() in by_name:
+def _match(file: str, names: Sequence[str], schema: Schema, price: str) -> tuple[str, ...]:
+    try:
+        chosen = schema.match_columns(names)
+        refuse_taken_price(names, price)
+    except InputError as exc:
+        raise InputError(f"{file}: {exc}") from None
+    return chosen
+
+
+def refuse_taken_price(names: Sequence[str], price: str) -> None:
+    """InputError if a column already has the price column's name (in any case)."""
+    if price.lower() in {str(name).lower() for name in names}:
         raise InputError(
-            f"{file}: the input already has a column {show(price)}; name the price "
-            "column otherwise (--price-column)"
+            f"the input already has a column {show(price)}; name the price column otherwise "
+            "(--price-column)"
         )
-    return tuple(chosen)
 
 
 def _widest(types: list[Any]) -> Any:

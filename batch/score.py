@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from distributed import Client, WorkerPlugin, get_worker
 
+from houseprice.batch.layout import refuse_taken_price
 from houseprice.batch.sources import non_number
 from houseprice.core.errors import InputError
 from houseprice.runtime.predictor import Predictor
-from houseprice.runtime.validate import finite_float32, show
+from houseprice.runtime.validate import finite_float32
 
 constructed = 0  # Predictors built in this process (tests count them per worker)
 
@@ -54,31 +55,15 @@ def plugin_name(model_bytes: bytes) -> str:
 def match_columns(columns: Sequence[str], dtypes: Any, predictor: Predictor, price: str) -> Columns:
     """The input columns for each feature (case-insensitive, as hp-infer matches names); an
     InputError for a missing, doubly matched or non-numeric one, or a taken price column."""
-    by_name: dict[str, list[str]] = {}
-    for column in columns:
-        by_name.setdefault(str(column).lower(), []).append(str(column))
-    chosen = []
-    for feature in predictor.feature_names:
-        found = by_name.get(feature.lower(), [])
-        if not found:
-            raise InputError(
-                f"no column for feature {feature}; the model takes "
-                f"{', '.join(predictor.feature_names)}"
-            )
-        if len(found) > 1:
-            raise InputError(
-                f"columns {' and '.join(map(show, found))} both match feature {feature}"
-            )
-        chosen.append(found[0])
+    try:
+        chosen = predictor.schema.match_columns(columns)
+    except InputError as exc:
+        raise InputError(f"{exc}; the model takes {predictor.schema.describe()}") from None
     for column in chosen:
         kind = dtypes[column]
         if not (pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)):
             raise InputError(f"column {column} holds {kind}, not numbers")
-    if price.lower() in by_name:
-        raise InputError(
-            f"the input already has a column {show(price)}; name the price column "
-            "otherwise (--price-column)"
-        )
+    refuse_taken_price(columns, price)
     return Columns(tuple(chosen), price)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from houseprice.runtime.json_input import may_repeat_keys
 from houseprice.runtime.validate import Schema
 from houseprice.runtime.writers import DECIMALS
 
@@ -77,7 +78,7 @@ class OneHouseJson:
             return None
         # One ':' per key in a flat object of numbers: more means a repeated key or a ':' in a
         # string, which the general path sorts out (json keeps a repeated key's last value).
-        if type(record) is not dict or text.count(":") != len(record):
+        if type(record) is not dict or may_repeat_keys(text, len(record)):
             return None
         values = self.house.values(record)
         if values is None:

@@ -16,16 +16,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
 from houseprice.core.errors import InputError, MalformedInputError
+from houseprice.runtime.json_input import flag_repeated_keys, lines_with_repeated_keys, object_pairs
 from houseprice.runtime.validate import (
     Locate,
     Schema,
     finite_float32,
-    object_pairs,
     records_to_array,
 )
 
@@ -162,7 +162,7 @@ def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Itera
         raise MalformedInputError(f"{name}: JSON nested too deeply") from None
     except ValueError as exc:  # json's own limit: an integer of over 4,300 digits
         raise MalformedInputError(f"{name}: unreadable JSON number ({_first_words(exc)})") from None
-    value = _flag_repeated_keys(value, text)
+    value = flag_repeated_keys(value, text)
     if isinstance(value, dict):
         yield Batch(
             records_to_array([value], schema, lambda i: name, coerce), lambda i: name, single=True
@@ -180,20 +180,6 @@ def _json_batches(data: bytes, name: str, schema: Schema, coerce: bool) -> Itera
 
 def _first_words(exc: Exception) -> str:
     return str(exc).split(":")[0][:80]
-
-
-def _flag_repeated_keys(value: Any, text: str) -> Any:
-    """``value`` with every object whose keys repeat turned into a `KeysGivenTwice`.
-
-    In flat objects of numbers, the text holds exactly one ':' per key-value pair, so when it
-    holds as many as the parsed objects have keys, none was repeated (json keeps the last one
-    silently). Only otherwise (a repeat, or a ':' inside a string) is the text parsed again,
-    keeping every pair."""
-    records = [value] if isinstance(value, dict) else value if isinstance(value, list) else []
-    keys = sum(len(r) for r in records if type(r) is dict)
-    if text.count(":") == keys:
-        return value
-    return json.loads(text, object_pairs_hook=object_pairs)
 
 
 def jsonl_chunks(first: list[bytes], stream: BinaryIO, chunk_rows: int) -> Iterator[RawChunk]:
@@ -269,18 +255,9 @@ def _jsonl_fast(kept: list[str], schema: Schema, locate: Locate, coerce: bool) -
             gc.enable()
     if len(records) != len(kept):
         raise ValueError("line count mismatch")
-    for i in _lines_with_repeated_keys(kept, records):
+    for i in lines_with_repeated_keys(kept, records):
         records[i] = json.loads(kept[i], object_pairs_hook=object_pairs)
     return records_to_array(records, schema, locate, coerce)
-
-
-def _lines_with_repeated_keys(lines: list[str], records: list[Any]) -> list[int]:
-    """Lines that may repeat a key (see `_flag_repeated_keys`): more ':' than parsed keys."""
-    return [
-        i
-        for i, (line, record) in enumerate(zip(lines, records, strict=True))
-        if type(record) is dict and line.count(":") != len(record)
-    ]
 
 
 def wrap_text(data: bytes) -> BinaryIO:

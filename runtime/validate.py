@@ -19,33 +19,11 @@ import numpy as np
 
 from houseprice.core import defaults
 from houseprice.core.errors import InputError
+from houseprice.runtime.json_input import KeysGivenTwice
 
 Locate = Callable[[int], str]  # record index within the batch -> "line 7", "$[3]", ...
 _NUMBER_TYPES = frozenset({int, float})
 SHOW_CHARS = 40  # an error line echoes at most this much of what was given
-
-
-class KeysGivenTwice(dict):
-    """A JSON object in which a key appeared more than once (json keeps the last silently).
-    Readers build these through `object_pairs`; validation rejects them by name."""
-
-    twice: str = ""
-
-
-def object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """json's ``object_pairs_hook``: a plain dict, or a `KeysGivenTwice` naming the first key
-    given twice, so that the error names the record like every other validation error."""
-    record = dict(pairs)
-    if len(record) == len(pairs):
-        return record
-    seen: set[str] = set()
-    flagged = KeysGivenTwice(record)
-    for key, _ in pairs:
-        if key in seen:
-            flagged.twice = key
-            break
-        seen.add(key)
-    return flagged
 
 
 class Schema:
@@ -60,6 +38,23 @@ class Schema:
 
     def column(self, name: str) -> int | None:
         return self._index.get(name.lower())
+
+    def match_columns(self, columns: Sequence[str]) -> tuple[str, ...]:
+        """The column holding each feature, in schema order, matched case-insensitively as a
+        house's keys are; InputError for a feature with no column, or with two."""
+        by_name: dict[str, list[str]] = {}
+        for column in columns:
+            by_name.setdefault(str(column).lower(), []).append(str(column))
+        chosen = []
+        for feature in self.names:
+            found = by_name.get(feature.lower(), [])
+            if not found:
+                raise InputError(f"no column {feature}")
+            if len(found) > 1:
+                both = " and ".join(map(show, found))
+                raise InputError(f"columns {both} both match feature {feature}")
+            chosen.append(found[0])
+        return tuple(chosen)
 
     def describe(self) -> str:
         return ", ".join(self.names)

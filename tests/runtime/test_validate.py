@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from houseprice.core.errors import InputError
+from houseprice.runtime.json_input import object_pairs
 from houseprice.runtime.validate import (
     SHOW_CHARS,
     RangeCheck,
     Schema,
     finite_float32,
     nonfinite_price_error,
-    object_pairs,
     records_to_array,
     show,
 )
