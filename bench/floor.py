@@ -24,8 +24,8 @@ def floor_candidates(model: Path, checkpoint: Path, x_batch: np.ndarray) -> list
     return [_bare_run(model, x_batch), _numpy_arithmetic(checkpoint, x_batch)]
 
 
-# `hp-train` then `hp-export --format onnx` at commit f7e6e9e (the default recipe and export of
-# the day issue 12 was filed: 26 nodes, 37,945 bytes); a copy, so the yardstick never moves.
+# `hp-train` then `hp-export --format onnx` at commit f7e6e9e (the default recipe and export
+# before the fused graph: 26 nodes, 37,945 bytes); a copy, so the yardstick never moves.
 UNFUSED_REFERENCE = Path(__file__).with_name("unfused_reference.onnx")
 
 
@@ -41,7 +41,7 @@ def _bare_run(
     model: Path, x_batch: np.ndarray, name: str = FLOOR_RUN, lean: bool = True
 ) -> Candidate:
     """One file run bare. ``lean``: called as the runtime calls onnxruntime (the floor's leanest
-    call); otherwise through the public session.run, as issue 12 timed the unfused file."""
+    call); otherwise through the public session.run, as the yardstick is timed."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()

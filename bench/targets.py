@@ -27,7 +27,7 @@ TARGETS = (
     ("infer_vs_bare_import", "hp-infer process / bare onnxruntime+numpy import", "<=", 1.3),
     ("jsonl_houses_per_s", "JSON Lines houses/s (scale run)", ">=", 324_000),
     ("jsonl_peak_mb", "JSON Lines peak memory (MB)", "<=", 300),
-    # Issue 12's: the runtime against the unfused file of its day, the graph, mixed-shape lines.
+    # The runtime against the fixed unfused yardstick file, the graph, mixed-shape lines.
     ("array_vs_unfused_run", "1 house, predict_array p50 / unfused session.run", "<=", 0.8),
     ("dict_vs_unfused_run", "1 house, predict(dict) p50 / unfused session.run", "<=", 1.3),
     ("batch_vs_unfused_run", "batch: predict_array / unfused session.run houses/s", ">=", 2.2),

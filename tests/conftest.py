@@ -41,6 +41,20 @@ def immutable(tmp_path):
         subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
+def assert_one_line_error(result, code: int, message: str, prog: str | None = None) -> str:
+    """What every command promises for bad input: exit ``code`` and exactly one line on stderr,
+    ``PROG: error: ...`` holding ``message``, no traceback. ``result``: a CompletedProcess of
+    `run_cli`, or a CliRunner result. Returns the line."""
+    code_found = getattr(result, "returncode", getattr(result, "exit_code", None))
+    err = result.stderr.decode() if isinstance(result.stderr, bytes) else result.stderr
+    assert code_found == code, (code_found, err)
+    assert err.count("\n") == 1 and err.endswith("\n") and "Traceback" not in err, err
+    assert message in err, err
+    if prog is not None:
+        assert err.startswith(f"{prog}: error: "), err
+    return err.rstrip("\n")
+
+
 @dataclass(frozen=True)
 class Exported:
     folder: Path

@@ -13,7 +13,7 @@ import pytest
 from houseprice.batch.job import run_batch
 from houseprice.core.errors import InputError
 from tests.batch.conftest import houses, job
-from tests.conftest import run_cli
+from tests.conftest import assert_one_line_error, run_cli
 
 
 def write(frame: pd.DataFrame, path) -> None:
@@ -117,10 +117,7 @@ def test_a_folder_named_like_a_data_file_is_named(exported, predictor, tmp_path)
     result = run_cli(
         "hp-batch", str(tmp_path / "in"), str(tmp_path / "out"), "--model", str(exported.onnx)
     )
-    err = result.stderr.decode()
-    assert (
-        result.returncode == 1 and "b.parquet: a folder, not a file" in err and err.count("\n") == 1
-    )
+    assert_one_line_error(result, 1, "b.parquet: a folder, not a file", "hp-batch")
 
 
 @pytest.mark.slow
@@ -146,6 +143,5 @@ def test_worker_errors_reach_the_user_as_one_line(
         "--local-workers",
         "2",
     )
-    err = result.stderr.decode()
-    assert result.returncode == 1 and err.count("\n") == 1 and message in err, err
+    assert_one_line_error(result, 1, message, "hp-batch")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

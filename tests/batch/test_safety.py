@@ -15,7 +15,7 @@ from houseprice.batch.job import BatchConfig, run_batch
 from houseprice.batch.output import MARKER, check_output
 from houseprice.core.errors import Interrupted
 from tests.batch.conftest import houses, job, write_parts
-from tests.conftest import run_cli
+from tests.conftest import assert_one_line_error, run_cli
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -53,8 +53,7 @@ def test_an_output_that_holds_or_lies_in_the_input_is_refused(
     result = run_cli(
         "hp-batch", source, output, "--model", str(exported.onnx), "--overwrite", cwd=victim.parent
     )
-    err = result.stderr.decode()
-    assert result.returncode == 2 and err.count("\n") == 1 and message in err, err
+    assert_one_line_error(result, 2, message, "hp-batch")
     assert snapshot(victim.parent) == before and sorted(os.listdir(victim.parent)) == [
         "link",
         "victim",
@@ -75,8 +74,7 @@ def test_someone_elses_folder_is_replaced_only_with_overwrite(exported, victim, 
         "1",
     ]
     refused = run_cli(*args, cwd=tmp_path)
-    err = refused.stderr.decode()
-    assert refused.returncode == 2 and "pass --overwrite" in err and err.count("\n") == 1
+    assert_one_line_error(refused, 2, "pass --overwrite", "hp-batch")
     assert snapshot(theirs) == {"report.pdf": b"%PDF"}
     done = run_cli(*args, "--overwrite", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -96,8 +94,7 @@ def test_an_output_that_cannot_be_replaced_is_exit_5_and_stays(
     before = snapshot(tmp_path / "out")
     immutable(tmp_path / "out")
     result = run_cli(*args, cwd=tmp_path)
-    err = result.stderr.decode()
-    assert result.returncode == 5 and err.count("\n") == 1 and "out: cannot replace it" in err, err
+    assert_one_line_error(result, 5, "out: cannot replace it", "hp-batch")
     assert snapshot(tmp_path / "out") == before
     assert sorted(os.listdir(tmp_path)) == ["link", "out", "victim"]  # no staging folder left
 

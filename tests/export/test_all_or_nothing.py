@@ -19,7 +19,7 @@ from houseprice.core.errors import Interrupted
 from houseprice.export import api
 from houseprice.export.api import export_model
 from houseprice.export.errors import ExportOutputError
-from tests.conftest import run_cli
+from tests.conftest import assert_one_line_error, run_cli
 
 
 def _contents(folder):
@@ -92,13 +92,8 @@ def test_a_checkpoint_with_weights_no_training_makes_is_damaged(exported, tmp_pa
     result = run_cli(
         "hp-export", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--out", str(tmp_path / "out")
     )
-    err = result.stderr.decode()
-    assert (
-        result.returncode == 3
-        and err.count("\n") == 1
-        and "damaged checkpoint" in err
-        and message in err
-    ), err
+    line = assert_one_line_error(result, 3, "damaged checkpoint", "hp-export")
+    assert message in line
     assert not (tmp_path / "out" / "model.onnx").exists()
 
 
@@ -107,7 +102,4 @@ def test_a_plain_pickle_is_one_line_without_torchs_warning(tmp_path):
     result = run_cli(
         "hp-export", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--out", str(tmp_path / "out")
     )
-    err = result.stderr.decode()
-    assert result.returncode == 3 and err.count("\n") == 1 and "not a readable checkpoint" in err, (
-        err
-    )
+    assert_one_line_error(result, 3, "not a readable checkpoint", "hp-export")

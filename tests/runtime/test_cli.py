@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from houseprice.runtime.predictor import Predictor
-from tests.conftest import EXAMPLES, run_cli, script
+from tests.conftest import EXAMPLES, assert_one_line_error, run_cli, script
 from tests.runtime.model_files import sum_model
 
 HOUSE = json.loads((EXAMPLES / "house.json").read_text())
@@ -243,9 +243,7 @@ def _into(target: str, *args: str, exported=None, model: Path | None = None):
 
 
 def _one_line(result, code: int, message: str) -> None:
-    assert result.returncode == code, result.stderr
-    err = result.stderr.decode()
-    assert err.count("\n") == 1 and "Traceback" not in err and message in err, err
+    assert_one_line_error(result, code, message, "hp-infer")
 
 
 @pytest.mark.parametrize(

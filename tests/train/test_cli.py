@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from houseprice.train.cli import app
-from tests.conftest import run_cli, script
+from tests.conftest import assert_one_line_error, run_cli, script
 
 runner = CliRunner()
 FAST = ["--epochs", "5", "--quiet"]
@@ -22,10 +22,7 @@ def _invoke(*args: str):
 
 
 def _one_line_error(result, code: int, pattern: str) -> None:
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hp-train: error: "), result.stderr
-    assert pattern in lines[0]
+    assert_one_line_error(result, code, pattern, "hp-train")
     assert "Traceback" not in result.output
 
 
