@@ -8,44 +8,14 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from houseprice.data import load_dataset
 from houseprice.runtime import InputError, MalformedInputError, uniform_lines
-from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.predictor import Predictor
-from houseprice.runtime.readers import Format, wrap_text
+from houseprice.runtime.readers import Format
+from tests.runtime.conftest import as_csv as _csv
+from tests.runtime.conftest import as_jsonl as _jsonl
+from tests.runtime.conftest import run_pipeline as _run
 from tests.runtime.model_files import NAMES
-
-
-@pytest.fixture(scope="module")
-def predictor(exported) -> Predictor:
-    return Predictor.load(exported.onnx)
-
-
-@pytest.fixture(scope="module")
-def houses() -> list[dict[str, float]]:
-    data = load_dataset()
-    return [dict(zip(data.feature_names, row.tolist(), strict=True)) for row in data.features[:20]]
-
-
-def _run(predictor, data: bytes, name: str = "in", **options) -> tuple[str, object]:
-    sink = io.BytesIO()
-    summary = infer_stream(predictor, wrap_text(data), name, sink, **options)
-    return sink.getvalue().decode(), summary
-
-
-def _jsonl(houses) -> bytes:
-    return "".join(json.dumps(h) + "\n" for h in houses).encode()
-
-
-def _csv(houses) -> bytes:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(houses[0]))
-    writer.writeheader()
-    writer.writerows(houses)
-    return text.getvalue().encode()
 
 
 def _expected(predictor, houses) -> list[float]:
@@ -191,90 +161,6 @@ def test_out_of_range_values_are_reported_not_rejected(predictor, houses):
     assert summary.out_of_range == []
 
 
-FUZZ = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-
-
-def _outcome(predictor, data: bytes, name: str) -> None:
-    """Either a full answer or an InputError with a one-line message: never anything else."""
-    try:
-        out, summary = _run(predictor, data, name)
-    except InputError as exc:
-        assert str(exc) and "\n" not in str(exc)
-        return
-    assert summary.houses > 0 and out.endswith("\n")
-
-
-@FUZZ
-@given(data=st.binary(max_size=400), name=st.sampled_from(["in", "in.json", "in.jsonl", "in.csv"]))
-def test_fuzz_arbitrary_bytes(predictor, data, name):
-    _outcome(predictor, data, name)
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-@FUZZ
-@given(value=json_values, lines=st.booleans())
-def test_fuzz_arbitrary_json(predictor, value, lines):
-    text = json.dumps(value)
-    _outcome(predictor, (text + "\n" + text).encode() if lines else text.encode(), "in")
-
-
-@FUZZ
-@given(
-    houses=st.lists(
-        st.fixed_dictionaries(
-            {},
-            optional={
-                n: st.floats(-1e3, 1e3) | st.text(max_size=3) for n in ("CRIM", "ZN", "RM", "LSTAT")
-            },
-        ),
-        max_size=4,
-    )
-)
-def test_fuzz_mutated_houses(predictor, houses):
-    base = dict.fromkeys(NAMES, 1.0)
-    _outcome(predictor, _jsonl([{**base, **h} for h in houses]), "in.jsonl")
-
-
-@FUZZ
-@given(text=st.text(alphabet=st.sampled_from(list('CRIMZN,"\n\r 0123456789.e-x')), max_size=200))
-def test_fuzz_csv_text(predictor, text):
-    _outcome(predictor, text.encode(), "in.csv")
-
-
-def test_worker_processes_give_the_serial_answer(predictor, houses):
-    data = _jsonl(houses * 3)  # 60 houses in chunks of 7: nine chunks over two workers
-    serial, serial_summary = _run(predictor, data, "in.jsonl", chunk_rows=7, jobs=1)
-    pooled, pooled_summary = _run(predictor, data, "in.jsonl", chunk_rows=7, jobs=2)
-    assert pooled == serial and pooled_summary.houses == serial_summary.houses == 60
-
-
-def test_worker_processes_report_the_first_error_in_file_order(predictor, houses):
-    lines = [json.dumps(h) for h in houses * 3]
-    lines[45] = "{broken"
-    lines[50] = '{"CRIM": 1}'
-    with pytest.raises(InputError, match=r"^in.jsonl:46: malformed JSON"):
-        _run(predictor, ("\n".join(lines) + "\n").encode(), "in.jsonl", chunk_rows=7, jobs=2)
-
-
-def test_worker_processes_merge_range_warnings(predictor, houses):
-    far = [dict(h) for h in houses * 3]
-    far[30]["LSTAT"] = far[55]["LSTAT"] = 900.0
-    _, summary = _run(predictor, _jsonl(far), "in.jsonl", chunk_rows=7, jobs=2)
-    assert [(r.feature, r.count, r.first) for r in summary.out_of_range] == [
-        ("LSTAT", 2, "in.jsonl:31")
-    ]
-
-
 def _with_repeat(house: dict[str, float], key: str = "CRIM", text: str = "99") -> str:
     """The house as one JSON line with ``key`` given a second time, last."""
     return json.dumps(house)[:-1] + f', "{key}": {text}}}'
@@ -377,41 +263,3 @@ def test_a_non_finite_price_names_the_line(tmp_path):
         where = "in.jsonl:3" if name.endswith("l") else r"in.json: \$\[1\]"
         with pytest.raises(InputError, match=rf"^{where}: the model gives no finite price \(inf\)"):
             _run(summer, data, name, chunk_rows=chunk_rows)
-
-
-def test_workers_are_bounded_by_chunks_and_keep_the_thread_count(predictor, houses, monkeypatch):
-    from houseprice.runtime import infer
-
-    started: list[int] = []
-    real = infer._in_workers
-    monkeypatch.setattr(
-        infer, "_in_workers", lambda t, c, jobs: started.append(jobs) or real(t, c, jobs)
-    )
-    out, _ = _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=20, jobs=64)  # 3 chunks
-    assert started == [3] and len(out.splitlines()) == 60
-    task = infer._ChunkTask(Predictor(predictor.model_bytes, threads=2), "in", False, 0.1)
-    state = infer._worker_state(task)  # what each worker builds for itself
-    assert state.predictor.threads == 2 and state.predictor is not task.predictor
-
-
-def test_a_threaded_parent_session_gets_workers_from_a_clean_process(predictor, houses):
-    threaded = Predictor(predictor.model_bytes, threads=2)
-    threaded.predict_array(np.zeros((4, 13), dtype=np.float32))  # its pool threads now exist
-    pooled, _ = _run(threaded, _jsonl(houses * 3), "in.jsonl", chunk_rows=7, jobs=2)
-    serial, _ = _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=7, jobs=1)
-    assert pooled == serial
-
-
-def _die(task, chunk):
-    import os
-    import signal
-
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def test_a_killed_worker_is_a_worker_error(predictor, houses, monkeypatch):
-    from houseprice.runtime import WorkerError, infer
-
-    monkeypatch.setattr(infer, "_price_chunk", _die)  # forked workers inherit the patch
-    with pytest.raises(WorkerError, match="a worker process died"):
-        _run(predictor, _jsonl(houses * 3), "in.jsonl", chunk_rows=7, jobs=2)

@@ -53,7 +53,7 @@ TARGETS = {
     "runtime/uniform_lines.py": (f"{_R}uniform_lines.py", f"{_R}readers.py", f"{_R}infer.py"),
     "runtime/json_numbers.py": (f"{_R}uniform_lines.py", f"{_R}readers.py"),
     "runtime/json_input.py": (f"{_R}validate.py", f"{_R}readers.py", f"{_R}one_house.py"),
-    "runtime/writers.py": (f"{_R}writers.py", f"{_R}infer.py", f"{_R}cli.py"),
+    "runtime/writers.py": (f"{_R}writers.py", f"{_R}infer.py", f"{_R}cli.py", f"{_R}cli_io.py"),
     "runtime/one_house.py": (f"{_R}one_house.py", "tests/serve/test_server.py"),
     "serve/app.py": ("tests/serve/test_server.py",),
 }
