@@ -86,6 +86,16 @@ def test_optional_keys_have_defaults(key):
     assert loaded.feature_names == info().feature_names and loaded.target_name == "MEDV"
 
 
+def test_the_problem_is_named_whole_and_an_unexported_record_has_no_export_time():
+    with pytest.raises(ModelError) as caught:
+        ModelInfo.from_metadata(_props(feature_min=[2.0] * 13), "m.onnx")
+    assert (
+        str(caught.value)
+        == "m.onnx: damaged houseprice metadata: training range of CRIM is [2.0, 1.0]"
+    )
+    assert info().exported_at == "" and info().to_metadata()[PREFIX + "exported_at"] == ""
+
+
 def test_ranges_must_be_finite_on_both_sides_and_may_be_a_point():
     for low, high in ((float("-inf"), 1.0), (0.0, float("inf")), (float("nan"), 1.0)):
         props = _props(feature_min=[low, *[0.0] * 12], feature_max=[high, *[1.0] * 12])

@@ -158,6 +158,14 @@ def test_deep_nesting_and_odd_bodies_decline(fast):
     assert fast.answer(repeated.encode()) is None
 
 
+def test_the_fast_path_answers_at_exact_bounds_and_declines_just_beyond(tmp_path):
+    fast = _fast_for(_models(tmp_path, 2))  # training ranges [0, 1], exact in float32
+    for a, b, answered in ((0.0, 1.0, True), (1.0, 0.0, True), (-1e-30, 0.5, False),
+                           (0.5, 1.0000001, False)):  # fmt: skip
+        got = fast.answer(json.dumps({"CRIM": a, "ZN": b}).encode())
+        assert (got is not None) is answered, (a, b)
+
+
 def test_the_fast_path_declines_at_the_range_bounds_only_beyond_them(fast):
     low, high = fast.bounds[0]
     for value, answered in (

@@ -91,6 +91,7 @@ def test_chunks_keep_line_numbers():
         (b"[" * 100_000, "e.json", "e.json: JSON nested too deeply"),
         (b'{"A": ' + b"1" * 5000 + b"}", "e.json", "e.json: unreadable JSON number (Exceeds the limit (4300 digits) for integer string conversion"),
         (b'[{"A": 1, "B": 2},\n\xff]', "e.json", "e.json:2: not UTF-8 text"),
+        (b'\n\xff', "e.json", "e.json:2: not UTF-8 text"),
         (b'{"A": 1, "B": 2}\n{"A": 1, "B": 2\n', "e.jsonl", "e.jsonl:2: malformed JSON: Expecting ',' delimiter (column 16)"),
         (b'{"A": 1, "B": 2}\n\n[1]\n', "e.jsonl", "e.jsonl:3: expected an object of feature values, got an array"),
         (b'{"A": 1, "B": 2}\n' + b"[" * 100_000 + b"\n", "e.jsonl", "e.jsonl:2: JSON nested too deeply"),
@@ -102,6 +103,8 @@ def test_chunks_keep_line_numbers():
         (b"A,B,C\n1,2,3\n", "e.csv", "e.csv:1: unknown column 'C'; the model takes A, B"),
         (b"A,a\n1,2\n", "e.csv", "e.csv:1: column A appears twice"),
         (b"A\n1\n", "e.csv", "e.csv:1: missing column B"),
+        (b"x\n1\n", "e.csv", "e.csv:1: unknown column 'x'; the model takes A, B"),
+        (b"\n", "e.csv", "e.csv: empty input, no header row and no houses"),
         (b"A,B\n1,2\n1\n", "e.csv", "e.csv:3: 1 values, the header has 2"),
         (b"A,B\n1,2\n1,x\n", "e.csv", "e.csv:3: B: 'x' is not a number"),
         (b"A,B\n1,inf\n", "e.csv", "e.csv:2: B: inf is not a finite float32 number"),
@@ -145,3 +148,26 @@ def test_repeated_keys_are_caught_in_every_format():
     assert x.tolist() == [[1, 2]]
     _, x, _, _ = read(b'[{"A": 1, "B": 2}]', "colon.json")
     assert x.tolist() == [[1, 2]]
+
+
+def test_two_missing_columns_and_number_limits_are_named_whole():
+    schema = Schema(["A", "B", "C"])
+    with pytest.raises(InputError) as caught:
+        list(open_source(wrap_text(b"A\n1\n"), "m.csv", schema).batches)
+    assert str(caught.value) == "m.csv:1: missing column B, C"
+    big = b'{"A": ' + b"1" * 5000 + b', "B": 1}'
+    for data, name in ((big, "n.json"), (big + b"\n", "n.jsonl")):
+        where = "n.json" if name == "n.json" else "n.jsonl:1"
+        assert fails(data, name) == (
+            f"{where}: unreadable JSON number (Exceeds the limit (4300 digits) for integer string "
+            "conversion)"
+        )
+
+
+def test_two_objects_on_one_json_lines_line_are_refused():
+    data = b'{"A": 1, "B": 2}\n{"A": 1, "B": 2}, {"A": 3, "B": 4}\n{"A": 5, "B": 6}\n'
+    assert fails(data, "two.jsonl").startswith("two.jsonl:2: malformed JSON: Extra data")
+
+
+def test_formats_have_the_names_the_flags_take():
+    assert [f.value for f in Format] == ["json", "jsonl", "csv"]

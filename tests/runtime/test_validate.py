@@ -70,6 +70,18 @@ def test_the_first_bad_record_and_field_are_named(records, message):
     assert found == message or (message.endswith("(to accept") and found.startswith(message))
 
 
+def test_of_several_repeated_keys_the_first_is_named():
+    twice = json.loads(
+        '{"CRIM": 1, "ZN": 2, "RM": 3, "CRIM": 4, "ZN": 5}', object_pairs_hook=object_pairs
+    )
+    assert error([twice]) == "$[0]: feature CRIM given twice"
+
+
+def test_strings_are_refused_unless_coerce_is_asked_for():
+    with pytest.raises(InputError, match="got the string '1'"):
+        records_to_array([{"CRIM": "1", "ZN": 2, "RM": 3}], SCHEMA, locate)
+
+
 def test_a_repeated_key_is_named_not_the_first_key():
     twice = json.loads('{"CRIM": 1, "ZN": 2, "RM": 3, "ZN": 4}', object_pairs_hook=object_pairs)
     assert error([twice]) == "$[0]: feature ZN given twice"
@@ -98,9 +110,10 @@ def test_strings_are_numbers_only_when_coerced():
 
 
 def test_echoes_stop_at_the_limit():
-    long = "x" * (SHOW_CHARS + 5)
-    assert show("x" * SHOW_CHARS) == repr("x" * SHOW_CHARS)
-    assert show(long) == repr("x" * SHOW_CHARS + "...")
+    long = "x" * 45
+    assert SHOW_CHARS == 40
+    assert show("x" * 40) == repr("x" * 40) and show("x" * 41) == repr("x" * 40 + "...")
+    assert show(long) == repr("x" * 40 + "...")
     assert error([{"CRIM": long, "ZN": 1, "RM": 1}]).startswith(
         f"$[0]: CRIM: expected a number, got the string {show(long)} "
     )
@@ -180,6 +193,23 @@ def test_fresh_and_merge_count_a_whole_job():
     total.merge(second)
     assert total.counts.tolist() == [3, 1, 0] and total.first == ["a1", "b1", None]
     assert [r.feature for r in total.reports()] == ["CRIM", "ZN"]
+
+
+def test_the_blame_is_measured_in_spans_and_names_three_at_most():
+    from houseprice.runtime.contract import ModelInfo
+
+    names = ("A", "B", "C", "D", "E")
+    model = ModelInfo(names, (2, 10, -4, 0, 5), (4, 20, -2, 1, 5), "Y", "", "", "")
+    # beyond the range by: A 1.5 spans (3 / 2), B 0.5 (5 / 10), C 2 (4 / 2), D 0 (at its max),
+    # E 1e12 spans (0.01 over a range of zero width)
+    x = np.array([[7, 25, -8, 1, 5.01]], np.float64)
+    err = nonfinite_price_error(x, np.array([np.inf]), model, locate)
+    assert str(err).endswith(
+        "far outside the training range: E=5.01 (trained on 5 to 5), "
+        "C=-8 (trained on -4 to -2), A=7 (trained on 2 to 4)"
+    )
+    inside = nonfinite_price_error(np.array([[3, 15, -3, 1, 5]]), np.array([np.nan]), model, locate)
+    assert str(inside).endswith("every feature is in range")
 
 
 def test_a_nonfinite_price_blames_the_features_furthest_out_first():

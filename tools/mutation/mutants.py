@@ -104,7 +104,10 @@ def _walk(tree: ast.AST) -> Iterator[tuple[ast.AST, str, object]]:
 
 
 def _nodes(node: ast.AST) -> Iterator[ast.AST]:
-    """Every node but annotations and docstrings, depth first in source order."""
+    """Every node but annotations, docstrings and ``strict=`` flags (zip's length check: an
+    assertion on our own data, never a difference a user can see), depth first in source order."""
+    if isinstance(node, ast.keyword) and node.arg == "strict":
+        return
     yield node
     for name, value in ast.iter_fields(node):
         if name in ("annotation", "returns", "type_comment", "decorator_list"):

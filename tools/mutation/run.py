@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.mutation.mutants import Mutant, mutants
@@ -68,6 +69,8 @@ class Outcome:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.report:
+        return _report(_load(args.report), _equivalents(), args.target)
     modules = args.module or list(TARGETS)
     unknown = [m for m in modules if m not in TARGETS]
     if unknown:
@@ -84,7 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mutation: interrupted; nothing reported", file=sys.stderr)
         return 130
+    _save(outcomes, args.save)
     return _report(outcomes, equivalent, args.target)
+
+
+def _save(outcomes: list[Outcome], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{**asdict(o.mutant), "status": o.status} for o in outcomes]
+    path.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def _load(path: Path) -> list[Outcome]:
+    rows = json.loads(path.read_text())
+    return [
+        Outcome(Mutant(**{k: v for k, v in r.items() if k != "status"}), r["status"]) for r in rows
+    ]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,6 +109,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--module", action="append", help="a target, e.g. runtime/validate.py")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants at once")
     parser.add_argument("--target", type=float, default=90.0, help="minimum score, percent")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=REPO / "artifacts" / "mutation.json",
+        help="where the outcomes are kept [%(default)s]",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="SAVED",
+        help="report saved outcomes again (after editing equivalent.txt); run none",
+    )
     return parser
 
 
