@@ -75,29 +75,20 @@ class Layout:
 def lay_out(sources: Sources, schema: Schema, price: str) -> Layout:
     """Read every file's header and lay the output out; InputError names the file at fault."""
     headers = [_header(sources.format, file) for file in sources.files]
-    plans, order, types = [], {}, {}
+    plans, seen, types = [], {}, {}  # seen: every column name, in order of first appearance
     for number, (file, (names, arrow)) in enumerate(zip(sources.files, headers, strict=True)):
         features = _match(file, names, schema, price)
         passthrough = tuple(n for n in names if n not in features)
         plans.append(FilePlan(number, file, sources.format, features, passthrough))
-        for i, name in enumerate(names):
-            order.setdefault(name, (number, i))
-            if name in passthrough and arrow is not None:
-                types.setdefault(name, []).append(arrow[i])
-    first = plans[0].features
-    passthrough = tuple(
-        n for n in sorted(order, key=order.__getitem__) if _is_passthrough(n, plans)
-    )
-    first_columns = [n for n in headers[0][0]]
-    columns = [*first_columns, *(n for n in passthrough if n not in first_columns)]
-    return Layout(
-        first,
-        passthrough,
-        tuple(columns),
-        price,
-        {name: _widest(found) for name, found in types.items()},
-        tuple(plans),
-    )
+        seen.update(dict.fromkeys(names))
+        for name, kind in zip(names, arrow or (), strict=False):  # Parquet only: CSV is text
+            if name in passthrough:
+                types.setdefault(name, []).append(kind)
+    passthrough = tuple(n for n in seen if _is_passthrough(n, plans))
+    first_columns = list(headers[0][0])
+    columns = (*first_columns, *(n for n in passthrough if n not in first_columns))
+    widest = {name: _widest(found) for name, found in types.items()}
+    return Layout(plans[0].features, passthrough, columns, price, widest, tuple(plans))
 
 
 def _is_passthrough(name: str, plans: list[FilePlan]) -> bool:
