@@ -138,9 +138,9 @@ def _decode(data: bytes, name: str, line_offset: int = 0) -> str:
         raise MalformedInputError(f"{name}:{line}: not UTF-8 text") from None
 
 
-def _json_error(name: str, exc: json.JSONDecodeError, line_offset: int = 0) -> MalformedInputError:
+def _json_error(name: str, exc: json.JSONDecodeError) -> MalformedInputError:
     return MalformedInputError(
-        f"{name}:{exc.lineno + line_offset}: malformed JSON: {exc.msg} (column {exc.colno})"
+        f"{name}:{exc.lineno}: malformed JSON: {exc.msg} (column {exc.colno})"
     )
 
 

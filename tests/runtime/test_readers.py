@@ -169,5 +169,13 @@ def test_two_objects_on_one_json_lines_line_are_refused():
     assert fails(data, "two.jsonl").startswith("two.jsonl:2: malformed JSON: Extra data")
 
 
+def test_strings_are_numbers_only_when_the_reader_is_told_to_coerce():
+    data = b'{"A": "1", "B": 2}'
+    with pytest.raises(InputError, match="got the string '1'"):
+        list(open_source(wrap_text(data), "s.json", SCHEMA).batches)
+    _, x, _, _ = read(data, "s.json", coerce=True)
+    assert x.tolist() == [[1, 2]]
+
+
 def test_formats_have_the_names_the_flags_take():
     assert [f.value for f in Format] == ["json", "jsonl", "csv"]

@@ -195,6 +195,21 @@ def test_fresh_and_merge_count_a_whole_job():
     assert [r.feature for r in total.reports()] == ["CRIM", "ZN"]
 
 
+def test_a_feature_half_a_span_out_is_blamed():
+    model = info(3)  # ranges [0, 1]
+    err = nonfinite_price_error(np.array([[1.5, 0.5, 0.5]]), np.array([np.inf]), model, locate)
+    assert str(err).endswith("far outside the training range: CRIM=1.5 (trained on 0 to 1)")
+
+
+def test_columns_match_features_in_any_case_once_each():
+    assert SCHEMA.match_columns(["id", "rm", "Crim", "ZN"]) == ("Crim", "ZN", "rm")
+    with pytest.raises(InputError, match=r"^no column RM$"):
+        SCHEMA.match_columns(["CRIM", "ZN"])
+    with pytest.raises(InputError, match=r"^columns 'rm' and 'RM' both match feature RM$"):
+        SCHEMA.match_columns(["CRIM", "ZN", "rm", "RM"])
+    assert Schema(["A"]).match_columns(["a"]) == ("a",)
+
+
 def test_the_blame_is_measured_in_spans_and_names_three_at_most():
     from houseprice.runtime.contract import ModelInfo
 
