@@ -23,7 +23,7 @@ import pandas as pd
 from houseprice.batch.errors import ClusterError
 from houseprice.batch.layout import FilePlan, Layout, first_line, lay_out, read_partition
 from houseprice.batch.output import check_output, discard, make_staging, put_in_place, write_marker
-from houseprice.batch.score import features, send_model, worker_predictor
+from houseprice.batch.score import priced_features, send_model, worker_predictor
 from houseprice.batch.sources import find_sources
 from houseprice.core import defaults
 from houseprice.core.errors import InputError, ModelError, OutputError
@@ -194,8 +194,7 @@ class _PartitionTask:
         locate = lambda i: f"{file}: row {offset + i + 1}"  # noqa: E731
         names = self.layout.features
         predictor = worker_predictor(self.plugin)
-        x = features(part, names, predictor, locate)  # (rows, n_features) float32
-        prices = predictor.price_rows(x, locate) if len(x) else np.empty(0, np.float32)
+        x, prices = priced_features(part, names, predictor, locate)
         ranges.update(x, locate)
         values = {name: x[:, j] for j, name in enumerate(names)}
         return part.assign(**values, **{self.layout.price: prices})

@@ -128,9 +128,17 @@ def price_frame(
     df: pd.DataFrame, columns: Columns, predictor: Predictor, locate: Any
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """``df`` with the price column appended, and the feature matrix it was priced from."""
-    x = features(df, columns.features, predictor, locate)
-    prices = predictor.price_rows(x, locate) if len(x) else np.empty(0, np.float32)
+    x, prices = priced_features(df, columns.features, predictor, locate)
     return df.assign(**{columns.price: prices}), x
+
+
+def priced_features(
+    df: pd.DataFrame, names: Sequence[str], predictor: Predictor, locate: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The partition's feature matrix (float32) and its prices."""
+    x = features(df, names, predictor, locate)
+    prices = predictor.price_rows(x, locate) if len(x) else np.empty(0, np.float32)
+    return x, prices
 
 
 def features(
