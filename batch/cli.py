@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=defaults.MODEL,
-        help="exported .onnx model [%(default)s]",
+        help="exported model: .onnx, .ort or .npz [%(default)s]",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(

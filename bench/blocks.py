@@ -1,5 +1,5 @@
 """How many rows per `session.run` price a large input fastest: the measurement behind
-`runtime.predictor.BLOCK_ROWS`. Rounds interleave the block sizes; medians. The answer depends on
+`runtime.engines.ONNX_BLOCK_ROWS`. Rounds interleave the block sizes; medians. The answer depends on
 the CPU (its caches and onnxruntime's kernels for it): rerun it on the machine you deploy to.
 
 Run as: python -m houseprice.bench.blocks MODEL [ROUNDS]

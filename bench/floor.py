@@ -16,8 +16,8 @@ import numpy as np
 
 from houseprice.bench.records import FLOOR_NUMPY, FLOOR_RUN, FLOORS, UNFUSED_RUN, Row
 from houseprice.bench.timing import Candidate
+from houseprice.runtime.engines import ONNX_BLOCK_ROWS as BLOCK_ROWS
 from houseprice.runtime.onnx_session import session_runner
-from houseprice.runtime.predictor import BLOCK_ROWS
 
 
 def floor_candidates(model: Path, checkpoint: Path, x_batch: np.ndarray) -> list[Candidate | Row]:

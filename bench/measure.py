@@ -25,6 +25,7 @@ from houseprice.bench.timing import (
     batch_inputs,
     holdout_rows,
     measure_side_by_side,
+    numpy_candidates,
     runtime_candidates,
     torch_candidates,
 )
@@ -80,6 +81,7 @@ def run(
     test = holdout_rows(predictor, data, houses)
     entries = torch_candidates(checkpoint, torchscript, x_batch, test)
     entries += runtime_candidates(model, x_batch, test)
+    entries += numpy_candidates(model, x_batch, test)
     entries += floor_candidates(model, checkpoint, x_batch)
     entries.append(unfused_candidate(x_batch))
     measure_side_by_side([e for e in entries if isinstance(e, Candidate)], x_batch, settings)

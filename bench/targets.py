@@ -9,6 +9,7 @@ from houseprice.bench.records import (
     COLD_INFER,
     COLD_TORCH,
     EAGER,
+    NUMPY_ARRAY,
     RUNTIME_ARRAY,
     RUNTIME_DICT,
     UNFUSED_RUN,
@@ -37,6 +38,9 @@ TARGETS = (
     ("coreml_nodes_left", "nodes CoreML MLProgram leaves to the CPU", "<=", 0),
     ("coreml_partitions", "CoreML MLProgram partitions (batch of 1)", "<=", 1),
     ("jsonl_mixed_houses_per_s", "JSON Lines in 3 mixed shapes, houses/s", ">=", 250_000),
+    # The numpy backend (model.npz) against onnxruntime, timed round-robin in the same run.
+    ("numpy_vs_onnx_one", "1 house, numpy predict_array p50 / onnxruntime's", "<=", 1.0),
+    ("numpy_vs_onnx_batch", "batch: numpy predict_array / onnxruntime's houses/s", ">=", 0.65),
 )
 
 
@@ -64,7 +68,7 @@ def _met(value: float | None, op: str, bound: float) -> bool | None:
 def _target_values(report: Report) -> dict[str, float | None]:
     rows = {r.name: r for r in report.rows if r.status == "ok"}
     eager, mapping, array = rows.get(EAGER), rows.get(RUNTIME_DICT), rows.get(RUNTIME_ARRAY)
-    unfused = rows.get(UNFUSED_RUN)
+    unfused, numpy = rows.get(UNFUSED_RUN), rows.get(NUMPY_ARRAY)
     cold, scale, graph = report.cold_start_ms, report.scale or {}, report.graph or {}
     return {
         "dict_vs_eager": _ratio(mapping, eager, "p50_us"),
@@ -83,6 +87,8 @@ def _target_values(report: Report) -> dict[str, float | None]:
         "coreml_nodes_left": graph.get("coreml_mlprogram_nodes_left"),
         "coreml_partitions": graph.get("coreml_mlprogram_partitions"),
         "jsonl_mixed_houses_per_s": scale.get("mixed_shapes_houses_per_s"),
+        "numpy_vs_onnx_one": _ratio(numpy, array, "p50_us"),
+        "numpy_vs_onnx_batch": _ratio(numpy, array, "houses_per_s"),
     }
 
 

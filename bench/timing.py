@@ -13,6 +13,8 @@ import numpy as np
 
 from houseprice.bench.records import (
     EAGER,
+    NUMPY_ARRAY,
+    NUMPY_DICT,
     RUNTIME_ARRAY,
     RUNTIME_DICT,
     TORCHSCRIPT,
@@ -83,17 +85,31 @@ def holdout_rows(
 
 
 def runtime_candidates(
-    model: Path, x_batch: np.ndarray, test: tuple[np.ndarray, np.ndarray] | None
+    model: Path,
+    x_batch: np.ndarray,
+    test: tuple[np.ndarray, np.ndarray] | None,
+    names: tuple[str, str] = (RUNTIME_DICT, RUNTIME_ARRAY),
 ) -> list[Candidate]:
     predictor = Predictor.load(model)
     house = dict(zip(predictor.feature_names, x_batch[0].tolist(), strict=True))
     row_array = x_batch[:1].copy()
-    rows = [Row(RUNTIME_DICT), Row(RUNTIME_ARRAY)]
+    rows = [Row(name) for name in names]
     singles = [lambda: predictor.predict(house), lambda: predictor.predict_array(row_array)]
     for row in rows:
         row.file_bytes = model.stat().st_size
         row.test_rmse = _rmse(predictor.predict_array(test[0]), test[1]) if test else None
     return [Candidate(r, f, predictor.predict_array) for r, f in zip(rows, singles, strict=True)]
+
+
+def numpy_candidates(
+    model: Path, x_batch: np.ndarray, test: tuple[np.ndarray, np.ndarray] | None
+) -> list[Candidate | Row]:
+    """The numpy backend's rows, from the model.npz beside MODEL (hp-export --format npz)."""
+    npz = model.with_suffix(".npz")
+    if not npz.is_file():
+        reason = f"skipped: no {npz.name} beside the model (hp-export --format npz)"
+        return [Row(NUMPY_DICT, reason), Row(NUMPY_ARRAY, reason)]
+    return list(runtime_candidates(npz, x_batch, test, (NUMPY_DICT, NUMPY_ARRAY)))
 
 
 def torch_candidates(

@@ -41,10 +41,17 @@ def fail(prog: str, message: str, code: int) -> NoReturn:
 
 def fail_with(prog: str, exc: Exception) -> NoReturn:
     """One line and the documented exit code for a typed runtime error (InputError and
-    WorkerError 1, ModelError 3, OutputError 5)."""
-    from houseprice.core.errors import InputError, ModelError, OutputError, WorkerError
+    WorkerError 1, ModelError 3, OutputError 5, MissingDependencyError 6)."""
+    from houseprice.core.errors import (
+        InputError,
+        MissingDependencyError,
+        ModelError,
+        OutputError,
+        WorkerError,
+    )
 
-    codes = {
+    codes = {  # most specific first: a MissingDependencyError is a ModelError
+        MissingDependencyError: EXIT_MISSING_EXTRA,
         InputError: EXIT_INPUT,
         WorkerError: EXIT_INPUT,
         ModelError: EXIT_MODEL,

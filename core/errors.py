@@ -41,3 +41,8 @@ class Interrupted(BaseException):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+class MissingDependencyError(ModelError):
+    """The model needs a library that is not installed (onnxruntime for an ONNX file); the message
+    says what to install or which file runs without it. Exit 6, like a missing extra."""

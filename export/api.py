@@ -26,6 +26,7 @@ from houseprice.export.errors import (
     ParityError,
 )
 from houseprice.export.fused import FusedPriceMLP
+from houseprice.export.npz_export import export_npz
 from houseprice.export.onnx_export import export_onnx
 from houseprice.export.ort_export import CONFIG_NAME, export_ort
 from houseprice.export.parity import (
@@ -37,11 +38,17 @@ from houseprice.export.parity import (
 )
 from houseprice.export.torchscript_export import export_torchscript, load_torchscript
 from houseprice.runtime.contract import ModelInfo
+from houseprice.runtime.file_versions import oldest_onnxruntime
 from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import TrainedModel, load_checkpoint
 from houseprice.train.model import PriceMLP
 
-FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt", "ort": "model.ort"}
+FILE_NAMES = {
+    "onnx": "model.onnx",
+    "torchscript": "model.torchscript.pt",
+    "ort": "model.ort",
+    "npz": "model.npz",
+}
 FORMATS = tuple(FILE_NAMES)
 MANIFEST = "manifest.json"
 FAILURE_FOLDER = "parity-failure"
@@ -72,6 +79,8 @@ class Artifact:
             "opset": self.opset,
             "parity": self.parity.to_dict(),
         }
+        if self.format in ("onnx", "ort"):
+            entry["oldest_onnxruntime"] = oldest_onnxruntime(self.data)
         if self.operators_config is not None:
             entry["operators_config"] = {
                 "file": CONFIG_NAME,
@@ -154,24 +163,28 @@ def _gated(
         except OSError as exc:
             where = f"could not save the inputs ({exc.strerror or exc})"
         raise ParityError(f"{failure_message(result, info, config)}; nothing written, {where}")
-    opset = None if fmt == "torchscript" else config.opset
+    opset = config.opset if fmt in ("onnx", "ort") else None
     return Artifact(fmt, out / FILE_NAMES[fmt], data, result, opset, operators)
 
 
 def _build(
     fmt: str, model: PriceMLP, info: ModelInfo, config: ExportConfig, onnx_once: dict[str, bytes]
 ) -> tuple[bytes, Callable[[np.ndarray], np.ndarray], bytes | None]:
-    """The exported bytes, a forward pass that runs them the way a user would, and (ort) the
-    operators config. Every format exports the fused module (export/fused.py); the gate holds
-    them to the unfused one."""
+    """The exported bytes, a forward pass that runs them the way a user would (the runtime's
+    Predictor, or torch for TorchScript), and (ort) the operators config. Every format exports
+    the fused module (export/fused.py); the gate holds them to the unfused one."""
     fused = FusedPriceMLP(model).eval()
     if fmt == "torchscript":
         data = export_torchscript(fused, info)
         module, _ = load_torchscript(data)
         return data, _eager(module), None
-    if "onnx" not in onnx_once:
-        onnx_once["onnx"] = export_onnx(fused, info, config)
-    data, operators = onnx_once["onnx"], None
+    operators = None
+    if fmt == "npz":
+        data = export_npz(fused, info)
+    else:
+        if "onnx" not in onnx_once:
+            onnx_once["onnx"] = export_onnx(fused, info, config)
+        data = onnx_once["onnx"]
     if fmt == "ort":
         data, operators = export_ort(data)
     try:

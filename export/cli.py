@@ -19,21 +19,31 @@ class Format(str, Enum):
     onnx = "onnx"
     torchscript = "torchscript"
     ort = "ort"
+    npz = "npz"
     all = "all"
 
 
-@app.command(help="Export a checkpoint to ONNX and/or TorchScript, gated on parity with PyTorch.")
+@app.command(
+    help="Export a checkpoint to ONNX, TorchScript, ORT or npz, gated on parity with PyTorch."
+)
 def export(
     format: Format = typer.Option(
         Format.onnx,
         "--format",
         "-f",
-        help="onnx (the edge format), torchscript, ort (ORT format for mobile and reduced builds), or all.",
+        help="onnx (the edge format), torchscript, ort (ORT format for mobile and reduced builds), npz (numpy alone, where onnxruntime has no wheel), or all.",
     ),
     checkpoint: Path = typer.Option(
         defaults.CHECKPOINT, "--checkpoint", help="Checkpoint written by hp-train."
     ),
     out: Path = typer.Option(defaults.ARTIFACTS, "--out", help="Output folder."),
+    opset: int = typer.Option(
+        18,
+        "--opset",
+        min=13,
+        max=18,
+        help="ONNX opset of the onnx and ort files, 13-18: lower loads in older onnxruntime.",
+    ),
     atol: float = typer.Option(
         1e-4, "--atol", min=0.0, help="Parity gate: absolute tolerance, in the target's unit."
     ),
@@ -56,7 +66,7 @@ def export(
         CheckpointError: common.EXIT_MODEL,
     }
     try:
-        artifacts = export_model(checkpoint, out, formats, ExportConfig(atol=atol))
+        artifacts = export_model(checkpoint, out, formats, ExportConfig(opset=opset, atol=atol))
     except tuple(codes) as exc:
         common.fail(PROG, str(exc), next(c for kind, c in codes.items() if isinstance(exc, kind)))
     common.echo(PROG, format_parity([a.parity for a in artifacts]))

@@ -9,9 +9,8 @@ from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME
 
 @dataclass(frozen=True)
 class ExportConfig:
-    # Opset 18 is the oldest the torch 2.13 dynamo exporter emits natively (lower ones go through
-    # onnx's version converter); onnxruntime has run it since 1.14. The file's IR version (10) needs
-    # onnxruntime >= 1.17, the floor of the runtime's dependency.
+    # The opset of the ONNX and ORT files (13-18; export/opset.py lowers torch's 18). Each file is
+    # stamped with the lowest IR version its opset allows: 18 with IR 8 loads from onnxruntime 1.14.
     opset: int = 18
     input_name: str = INPUT_NAME
     output_name: str = OUTPUT_NAME

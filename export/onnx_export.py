@@ -13,6 +13,7 @@ import torch
 from houseprice.core.signals import raise_if_signalled
 from houseprice.export.config import ExportConfig
 from houseprice.export.errors import ConversionError
+from houseprice.export.opset import EXPORTER_OPSET, at_opset
 from houseprice.runtime.contract import ModelInfo
 
 
@@ -50,7 +51,7 @@ def export_onnx(model: torch.nn.Module, info: ModelInfo, config: ExportConfig) -
                 input_names=[config.input_name],
                 output_names=[config.output_name],
                 dynamic_shapes=({0: batch},),
-                opset_version=config.opset,
+                opset_version=EXPORTER_OPSET,
                 verbose=False,
             )
     except Exception as exc:  # the exporter raises many internal types
@@ -59,6 +60,7 @@ def export_onnx(model: torch.nn.Module, info: ModelInfo, config: ExportConfig) -
     raise_if_signalled()  # or it landed in a finalizer, where Python prints it and goes on
     proto = program.model_proto
     strip_debug_metadata(proto)
+    at_opset(proto, config.opset)
     proto.doc_string = f"houseprice model: {info.target_name} from {info.n_features} features"
     onnx.helper.set_model_props(proto, info.to_metadata())
     check_onnx(proto)

@@ -18,7 +18,6 @@ from typing import NoReturn
 
 from houseprice.core import defaults
 from houseprice.core.cli import (
-    EXIT_MODEL,
     EXIT_OK,
     EXIT_OUTPUT,
     EXIT_USAGE,
@@ -90,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=defaults.MODEL,
-        help="exported .onnx model [%(default)s]",
+        help="exported model: .onnx, .ort or .npz [%(default)s]",
     )
     parser.add_argument(
         "--format",
@@ -157,7 +156,7 @@ def run(args: argparse.Namespace) -> None:
     try:
         predictor = Predictor.load(args.model, threads=min(args.threads, cpus))
     except ModelError as exc:
-        fail(PROG, str(exc), EXIT_MODEL)
+        fail_with(PROG, exc)
     try:
         if args.describe:
             _describe(predictor, args.model, output)
@@ -186,7 +185,9 @@ def run(args: argparse.Namespace) -> None:
 def _describe(predictor, model: Path, output: Path | None) -> None:  # type: ignore[no-untyped-def]
     from houseprice.runtime.describe import describe_model
 
-    text = (describe_model(predictor.info, model, predictor.signature()) + "\n").encode()
+    text = (
+        describe_model(predictor.info, model, predictor.signature(), predictor.runs_on()) + "\n"
+    ).encode()
     if output is None:
         copy_to_stdout(io.BytesIO(text))
     else:

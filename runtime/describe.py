@@ -14,10 +14,13 @@ from houseprice.runtime.contract import ModelInfo
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-def describe_model(info: ModelInfo, path: Path, signature: dict[str, list[dict[str, Any]]]) -> str:
+def describe_model(
+    info: ModelInfo, path: Path, signature: dict[str, list[dict[str, Any]]], runs_on: str
+) -> str:
     unit = f" ({info.target_unit})" if info.target_unit else ""
     lines = [
         f"model        {path}",
+        f"runs on      {runs_on}",
         f"predicts     {info.target_name}{unit}",
         *[f"input        {_arg(a)}" for a in signature["inputs"]],
         *[f"output       {_arg(a)}" for a in signature["outputs"]],

@@ -1,10 +1,9 @@
-"""The onnxruntime side of a `Predictor`: a model file's first bytes checked before it is read
-whole, a quiet single-threaded session, the contract's signature checked, and the fast call."""
+"""The onnxruntime engine of a `Predictor`: a quiet single-threaded session, the contract's
+signature checked, and the fast call. The only runtime module that imports onnxruntime."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,28 +17,7 @@ from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME, ModelInfo
 # onnxruntime logs to stderr at WARNING by default; a library should stay quiet unless it fails.
 _ORT_LOG_ERROR = 3
 _OUTPUTS = [OUTPUT_NAME]
-# protobuf cannot parse a message over 2 GiB, so no ONNX file of ours is larger: refuse before
-# reading it. Every ONNX file onnx writes starts with field 1 (ir_version, a varint): tag 0x08.
-MAX_MODEL_BYTES = 2**31 - 1
-_ONNX_FIRST_BYTE = b"\x08"
-# An ORT-format file (hp-export --format ort) is a flatbuffer: a 4-byte root offset, then this.
-_ORT_FORMAT_ID = b"ORTM"
-HEAD_BYTES = 8
 _FLOAT_TENSOR = "tensor(float)"
-
-
-def file_size(handle: Any) -> int:
-    return os.fstat(handle.fileno()).st_size
-
-
-def check_leading_bytes(head: bytes, size: int, source: str) -> None:
-    if size > MAX_MODEL_BYTES:
-        raise ModelError(
-            f"{source}: {size:,} bytes, more than an ONNX file can hold (2 GiB); not a model"
-        )
-    if head[:1] != _ONNX_FIRST_BYTE and head[4:8] != _ORT_FORMAT_ID:
-        what = "empty" if not head else f"starts with byte 0x{head[0]:02x}"
-        raise ModelError(f"{source}: not an ONNX model ({what})")
 
 
 def new_session(model_bytes: bytes, threads: int, source: str) -> ort.InferenceSession:
@@ -79,7 +57,15 @@ def session_runner(session: ort.InferenceSession) -> Callable[[np.ndarray], np.n
     return price_output
 
 
-def describe_arg(arg: Any) -> dict[str, Any]:
+def signature(session: ort.InferenceSession) -> dict[str, list[dict[str, Any]]]:
+    """Inputs and outputs as the file declares them: name, element type, shape."""
+    return {
+        "inputs": [_describe_arg(a) for a in session.get_inputs()],
+        "outputs": [_describe_arg(a) for a in session.get_outputs()],
+    }
+
+
+def _describe_arg(arg: Any) -> dict[str, Any]:
     return {"name": arg.name, "type": arg.type, "shape": list(arg.shape)}
 
 

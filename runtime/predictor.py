@@ -1,4 +1,5 @@
-"""`Predictor`: one exported model, one onnxruntime session, houses in, prices out."""
+"""`Predictor`: one exported model, one engine (onnxruntime, or numpy for ``model.npz``), houses
+in, prices out."""
 
 from __future__ import annotations
 
@@ -11,16 +12,10 @@ import numpy as np
 
 from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.contract import OUTPUT_NAME, ModelInfo
+from houseprice.runtime.engines import open_engine
+from houseprice.runtime.file_versions import oldest_onnxruntime
+from houseprice.runtime.model_file import HEAD_BYTES, NPZ, file_size, model_kind
 from houseprice.runtime.one_house import OneHouse
-from houseprice.runtime.onnx_session import (
-    HEAD_BYTES,
-    check_leading_bytes,
-    check_signature,
-    describe_arg,
-    file_size,
-    new_session,
-    session_runner,
-)
 from houseprice.runtime.validate import (
     Locate,
     Schema,
@@ -31,7 +26,8 @@ from houseprice.runtime.validate import (
 
 
 class Predictor:
-    """Prices for houses, from a houseprice ``.onnx`` file and nothing else.
+    """Prices for houses, from a houseprice model file (``.onnx``, ``.ort`` or ``.npz``) and
+    nothing else.
 
     >>> p = Predictor.load("artifacts/model.onnx")   # doctest: +SKIP
     >>> p.predict({"CRIM": 0.1, ..., "LSTAT": 5.0})   # doctest: +SKIP
@@ -43,18 +39,18 @@ class Predictor:
     def __init__(self, model_bytes: bytes, *, threads: int = 1, source: str = "model"):
         if threads < 1:
             raise ValueError("threads must be >= 1")
-        check_leading_bytes(model_bytes[:HEAD_BYTES], len(model_bytes), source)
+        self.kind = model_kind(model_bytes[:HEAD_BYTES], len(model_bytes), source)
         self._model_bytes = model_bytes
         self._threads = threads
         self.source = source
-        self._session = new_session(model_bytes, threads, source)
-        self._run = session_runner(self._session)
-        self.info = ModelInfo.from_metadata(
-            self._session.get_modelmeta().custom_metadata_map, source
-        )
+        engine = open_engine(self.kind, model_bytes, threads, source)
+        self.engine = engine.name
+        self.info: ModelInfo = engine.info
+        self._signature = engine.signature
+        self._run = engine.run
+        self._block_rows = engine.block_rows
         self.schema = Schema(self.info.feature_names)
         self._one_house = OneHouse(self.schema)
-        check_signature(self._session, self.info, source)
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> Predictor:
@@ -64,12 +60,10 @@ class Predictor:
                 size = file_size(handle)
                 # Look before reading it all: a 2 GB file of zeros fails here, in microseconds.
                 head = handle.read(HEAD_BYTES)
-                check_leading_bytes(head, size, str(file))
+                model_kind(head, size, str(file))
                 data = head + handle.read()
         except FileNotFoundError:
-            raise ModelError(
-                f"{file}: no model there; export one with `hp-export --format onnx`"
-            ) from None
+            raise ModelError(f"{file}: no model there; export one with `hp-export`") from None
         except IsADirectoryError:
             raise ModelError(f"{file}: is a directory, not a model file") from None
         except OSError as exc:
@@ -78,7 +72,7 @@ class Predictor:
 
     @property
     def model_bytes(self) -> bytes:
-        """The serialized ONNX model this predictor runs."""
+        """The model file's bytes, as this predictor runs them."""
         return self._model_bytes
 
     @property
@@ -91,10 +85,14 @@ class Predictor:
 
     def signature(self) -> dict[str, list[dict[str, Any]]]:
         """Inputs and outputs as the file declares them: name, element type, shape."""
-        return {
-            "inputs": [describe_arg(a) for a in self._session.get_inputs()],
-            "outputs": [describe_arg(a) for a in self._session.get_outputs()],
-        }
+        return self._signature
+
+    def runs_on(self) -> str:
+        """Which engines load this file: numpy alone for an npz, else the oldest onnxruntime."""
+        if self.kind == NPZ:
+            return "numpy alone (no onnxruntime needed)"
+        oldest = oldest_onnxruntime(self._model_bytes)
+        return f"onnxruntime >= {oldest}" if oldest else "onnxruntime (oldest release unknown)"
 
     def predict(
         self, records: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, coerce: bool = False
@@ -148,13 +146,14 @@ class Predictor:
         return self._run(x)
 
     def _run_blocks(self, x: np.ndarray) -> np.ndarray:
-        """One price per row, run BLOCK_ROWS rows at a time into one output array: a block's
-        hidden activations stay in cache (and memory stays bounded) however many rows come."""
-        if len(x) <= BLOCK_ROWS:
+        """One price per row, run the engine's block of rows at a time into one output array: a
+        block's hidden activations stay in cache (and memory stays bounded) however many come."""
+        rows = self._block_rows
+        if len(x) <= rows:
             return self._checked(self._run(x), len(x))
         prices = np.empty(len(x), dtype=np.float32)
-        for start in range(0, len(x), BLOCK_ROWS):
-            block = x[start : start + BLOCK_ROWS]
+        for start in range(0, len(x), rows):
+            block = x[start : start + rows]
             prices[start : start + len(block)] = self._checked(self._run(block), len(block))
         return prices
 
@@ -172,11 +171,6 @@ class Predictor:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["model_bytes"], threads=state["threads"], source=state["source"])
-
-
-# Rows per session run for large inputs: a block's hidden activations stay in the CPU's L2 cache.
-# Measured per CPU with `python -m houseprice.bench.blocks` (docs/design.md, "Cache-sized blocks").
-BLOCK_ROWS = 512
 
 
 def _all_finite(a: np.ndarray) -> bool:

@@ -19,13 +19,13 @@ from typing import Any
 
 from houseprice.core import defaults
 from houseprice.core.cli import (
-    EXIT_MODEL,
     EXIT_OUTPUT,
     EXIT_SERVER,
     EXIT_USAGE,
     OneLineParser,
     cpu_count,
     fail,
+    fail_with,
     require_extra,
     worker_count,
 )
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         type=Path,
         default=defaults.MODEL,
-        help="exported .onnx model [%(default)s]",
+        help="exported model: .onnx, .ort or .npz [%(default)s]",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind [%(default)s: this machine only]"
@@ -142,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         holder = ModelHolder(load_model(config.model, config.threads), config.threads)
     except ModelError as exc:
-        fail(PROG, str(exc), EXIT_MODEL)
+        fail_with(PROG, exc)
     sock = _bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
     sys.stderr.write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,6 +26,79 @@ def run_cli(*args: str, input: bytes | None = None, cwd: Path | None = None, tim
     return subprocess.run(
         [script(args[0]), *args[1:]], input=input, capture_output=True, cwd=cwd, timeout=timeout
     )
+
+
+# Folders a checkout accumulates that a source build must not see (where git cannot say).
+LOCAL_STATE = (
+    ".git",
+    ".venv",
+    "artifacts",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".*_cache",
+    ".hypothesis",
+    ".armhf-root",
+)
+
+
+def copy_source(dest: Path) -> Path:
+    """The project's own files (tracked, or new and not ignored) copied to ``dest``, so a build
+    never writes into the tree nor sees local state such as a qemu root with absolute symlinks."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+    )
+    if listed.returncode != 0:  # not a git checkout (an unpacked sdist): copy, links as links
+        shutil.copytree(REPO, dest, symlinks=True, ignore=shutil.ignore_patterns(*LOCAL_STATE))
+        return dest
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = REPO / name
+        if source.is_file():  # a file deleted but not yet staged is still listed
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name, follow_symlinks=False)
+    return dest
+
+
+def run_quietly(*args, **kwargs) -> subprocess.CompletedProcess:
+    """A command's CompletedProcess with text output (for tools: pip, python -c)."""
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, timeout=900, **kwargs
+    )
+
+
+@pytest.fixture(scope="session")
+def project_wheel(tmp_path_factory) -> Path:
+    """This checkout built as a wheel, from a copy so the build never writes into the tree."""
+    folder = tmp_path_factory.mktemp("wheel")
+    src = copy_source(folder / "src")
+    built = run_quietly(
+        sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", folder, src
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    return next(folder.glob("houseprice-*.whl"))
+
+
+def make_venv(folder: Path, *requirements: str) -> Path:
+    """A throwaway virtual environment with ``requirements`` installed; returns its bin folder.
+    A requirement of the form ``--no-deps PATH`` installs PATH alone."""
+    assert run_quietly(sys.executable, "-m", "venv", folder).returncode == 0
+    pip = [
+        folder / "bin" / "python",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
+    plain = [r for r in requirements if not r.startswith("--no-deps ")]
+    alone = [r.removeprefix("--no-deps ") for r in requirements if r.startswith("--no-deps ")]
+    for args in ([*plain], ["--no-deps", *alone]):
+        if args and args != ["--no-deps"]:
+            done = run_quietly(*pip, *args)
+            assert done.returncode == 0, done.stderr[-2000:]
+    return folder / "bin"
 
 
 @pytest.fixture
@@ -55,12 +129,21 @@ def assert_one_line_error(result, code: int, message: str, prog: str | None = No
     return err.rstrip("\n")
 
 
+@pytest.fixture(scope="session")
+def boston():
+    """The bundled data set."""
+    from houseprice.data import load_dataset
+
+    return load_dataset()
+
+
 @dataclass(frozen=True)
 class Exported:
     folder: Path
     checkpoint: Path
     onnx: Path
     torchscript: Path
+    npz: Path
 
 
 # A short training run keeps the session fast; parity does not depend on how well it fits.
@@ -75,12 +158,31 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     return build_exported(Path(shared) if shared else tmp_path_factory.mktemp("exported"))
 
 
+@pytest.fixture(scope="session")
+def opset_exports(exported, tmp_path_factory) -> dict[int, Path]:
+    """The shared checkpoint exported to ONNX at every opset hp-export offers (13-18)."""
+    from houseprice.export.api import export_model
+    from houseprice.export.config import ExportConfig
+    from houseprice.runtime.compat import HIGHEST_OPSET, LOWEST_OPSET
+
+    files = {}
+    for opset in range(LOWEST_OPSET, HIGHEST_OPSET + 1):
+        folder = tmp_path_factory.mktemp(f"opset{opset}")
+        export_model(exported.checkpoint, folder, ["onnx"], ExportConfig(opset=opset))
+        files[opset] = folder / "model.onnx"
+    return files
+
+
 def build_exported(folder: Path) -> Exported:
-    """A short training run exported to ONNX and TorchScript in ``folder`` (kept if there)."""
+    """A short training run exported to ONNX, TorchScript and npz in ``folder`` (kept if there)."""
     found = Exported(
-        folder, folder / "checkpoint.pt", folder / "model.onnx", folder / "model.torchscript.pt"
+        folder,
+        folder / "checkpoint.pt",
+        folder / "model.onnx",
+        folder / "model.torchscript.pt",
+        folder / "model.npz",
     )
-    if all(p.is_file() for p in (found.checkpoint, found.onnx, found.torchscript)):
+    if all(p.is_file() for p in (found.checkpoint, found.onnx, found.torchscript, found.npz)):
         return found
     from houseprice.data import load_dataset
     from houseprice.export.api import export_model
@@ -99,5 +201,5 @@ def build_exported(folder: Path) -> Exported:
     run = train_holdout(load_dataset(), config)
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(run.trained, found.checkpoint)
-    export_model(found.checkpoint, folder, ["onnx", "torchscript"])
+    export_model(found.checkpoint, folder, ["onnx", "torchscript", "npz"])
     return found

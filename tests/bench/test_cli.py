@@ -5,6 +5,7 @@ import re
 
 import onnx
 
+from houseprice.bench import records
 from houseprice.bench.measure import TARGETS
 from houseprice.runtime.contract import ModelInfo
 from tests.conftest import run_cli
@@ -22,13 +23,15 @@ COLUMNS = {
     "batch_x_floor",
 }
 FORMATS = [
-    "pytorch eager",
-    "torchscript",
-    "onnx runtime, predict(dict)",
-    "onnx runtime, predict_array",
+    records.EAGER,
+    records.TORCHSCRIPT,
+    records.RUNTIME_DICT,
+    records.RUNTIME_ARRAY,
+    records.NUMPY_DICT,
+    records.NUMPY_ARRAY,
 ]
-FLOORS = ["floor: bare session.run", "floor: fused arithmetic, numpy"]
-ROWS = FORMATS + FLOORS + ["reference: bare session.run, unfused file"]
+FLOORS = list(records.FLOORS)
+ROWS = FORMATS + FLOORS + [records.UNFUSED_RUN]
 
 
 def model_args(exported) -> list[str]:

@@ -81,13 +81,15 @@ def test_metadata_round_trip(exported):
 def test_manifest_lists_every_artifact(exported):
     manifest = json.loads((exported.folder / "manifest.json").read_text())
     entries = {a["format"]: a for a in manifest["artifacts"]}
-    assert entries.keys() == {"onnx", "torchscript"}
+    assert entries.keys() == {"onnx", "torchscript", "npz"}
     for entry in entries.values():
         data = (exported.folder / entry["file"]).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
         # Far-out random houses get huge prices from a log-target model: the relative figure counts.
         assert entry["parity"]["passed"] and entry["parity"]["max_rel_diff"] < 1e-4
     assert entries["onnx"]["opset"] == TOL.opset
+    assert entries["onnx"]["oldest_onnxruntime"] == "1.14"  # opset 18 at IR 8
+    assert "oldest_onnxruntime" not in entries["npz"] and entries["npz"]["opset"] is None
 
 
 def test_torchscript_predicts_like_eager_on_the_data_set(exported):

@@ -75,16 +75,20 @@ def test_the_batch_job_loads_no_torch_or_onnx():
     assert _heavy_modules(body) == []
 
 
-def test_the_public_predictor_is_imported_on_first_use():
-    probe = """
+def test_onnxruntime_is_imported_only_by_an_onnx_model(exported):
+    probe = f"""
 import sys
 import houseprice.runtime
 before = "onnxruntime" in sys.modules
 from houseprice.runtime import Predictor
 from houseprice.runtime.predictor import Predictor as Defined
-print(before, "onnxruntime" in sys.modules, Predictor is Defined)
+imported = "onnxruntime" in sys.modules
+Predictor.load({str(exported.npz)!r})
+with_npz = "onnxruntime" in sys.modules
+Predictor.load({str(exported.onnx)!r})
+print(before, imported, Predictor is Defined, with_npz, "onnxruntime" in sys.modules)
 """
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
-    assert result.stdout.split() == ["False", "True", "True"]
+    assert result.stdout.split() == ["False", "False", "True", "False", "True"]

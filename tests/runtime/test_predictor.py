@@ -13,11 +13,6 @@ from houseprice.runtime.predictor import Predictor
 from tests.runtime.model_files import NAMES, info, sum_model
 
 
-@pytest.fixture(scope="module")
-def boston():
-    return load_dataset()
-
-
 @pytest.fixture
 def predictor(exported) -> Predictor:
     return Predictor.load(exported.onnx)
@@ -211,7 +206,7 @@ def test_the_declared_signature_is_what_the_file_says(exported):
 
 
 def test_large_inputs_run_in_blocks_equal_to_one_run(exported):
-    from houseprice.runtime.predictor import BLOCK_ROWS
+    from houseprice.runtime.engines import ONNX_BLOCK_ROWS as BLOCK_ROWS
 
     predictor = Predictor.load(exported.onnx)
     rng = np.random.default_rng(1)
@@ -234,11 +229,12 @@ def test_the_lean_run_gives_session_runs_output_and_falls_back_to_it(exported, b
     serves."""
     import onnxruntime as ort
 
-    from houseprice.runtime.onnx_session import session_runner
+    from houseprice.runtime.onnx_session import new_session, session_runner
 
     x = np.ascontiguousarray(boston.features, dtype=np.float32)
     lean = Predictor.load(exported.onnx)
-    public = lean._session.run(["price"], {"features": x})[0]
+    session = new_session(exported.onnx.read_bytes(), 1, "test")
+    public = session.run(["price"], {"features": x})[0]
     assert np.array_equal(lean.predict_array(x), public)
 
     calls = []
@@ -246,7 +242,7 @@ def test_the_lean_run_gives_session_runs_output_and_falls_back_to_it(exported, b
     class PublicOnly:  # an onnxruntime without `_sess`: only the public API
         def run(self, outputs, feed, options):
             calls.append(options)
-            return lean._session.run(outputs, feed, options)
+            return session.run(outputs, feed, options)
 
     assert np.array_equal(session_runner(PublicOnly())(x), public)
     assert len(calls) == 1 and isinstance(calls[0], ort.RunOptions)

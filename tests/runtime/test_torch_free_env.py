@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,19 +11,7 @@ from pathlib import Path
 import pytest
 
 from houseprice.runtime.predictor import Predictor
-from tests.conftest import EXAMPLES, REPO
-
-# Folders a checkout accumulates that a source build must not see.
-LOCAL_STATE = (
-    ".git",
-    ".venv",
-    "artifacts",
-    "build",
-    "*.egg-info",
-    "__pycache__",
-    ".*_cache",
-    ".hypothesis",
-)
+from tests.conftest import EXAMPLES, copy_source
 
 
 def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -37,8 +24,7 @@ def test_base_install_has_no_torch_and_predicts(exported, tmp_path: Path):
     assert _run(sys.executable, "-m", "venv", str(venv)).returncode == 0
     python, pip = venv / "bin" / "python", venv / "bin" / "pip"
     # Build from a copy of the working tree, so the build never writes into it.
-    src = tmp_path / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*LOCAL_STATE))
+    src = copy_source(tmp_path / "src")
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     install = _run(str(pip), "install", "--quiet", str(src), env=env)
     assert install.returncode == 0, install.stderr[-2000:]

@@ -63,13 +63,16 @@ class Server:
 
 
 @contextmanager
-def serving(model: Path, *args: str, env: dict | None = None) -> Iterator[Server]:
+def serving(
+    model: Path, *args: str, env: dict | None = None, program: str | None = None
+) -> Iterator[Server]:
+    """hp-serve (or ``program``, another environment's) on an ephemeral loopback port."""
     # The server's output goes to a file: a pipe nobody reads fills up (64 KB, ~1,000 access-log
     # lines) and then blocks the server on its next log line.
     log = model.parent / f"hp-serve-{time.monotonic_ns()}.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            [script("hp-serve"), "--model", str(model), "--port", "0", *args],
+            [program or script("hp-serve"), "--model", str(model), "--port", "0", *args],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from houseprice.data import load_dataset
 from houseprice.train.config import TrainConfig
 from houseprice.train.cv import (
     Candidate,
@@ -15,11 +14,6 @@ from houseprice.train.cv import (
 from houseprice.train.split import kfold_splits
 
 QUICK = TrainConfig(epochs=8, members=2, batch_size=64, val_fraction=0.2, patience=3)
-
-
-@pytest.fixture(scope="module")
-def boston():
-    return load_dataset()
 
 
 def _candidates() -> list[Candidate]:

@@ -4,17 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from houseprice.data import load_dataset
 from houseprice.train.config import TrainConfig
 from houseprice.train.fit import TrainError, fit, predict
 from houseprice.train.run import train_holdout
 
 QUICK = TrainConfig(epochs=15, members=2, batch_size=64, val_fraction=0.2, patience=5)
-
-
-@pytest.fixture(scope="module")
-def boston():
-    return load_dataset()
 
 
 def _state(config: TrainConfig, data) -> dict[str, torch.Tensor]:

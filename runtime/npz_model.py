@@ -1,0 +1,206 @@
+"""The numpy backend: a ``model.npz`` (``hp-export --format npz``) read with
+``numpy.load(..., allow_pickle=False)`` and run as the fused graph's arithmetic in numpy alone,
+for platforms onnxruntime has no wheel for.
+
+The archive holds the fused model (export/fused.py) and the same metadata record an ONNX file
+carries. Its arithmetic follows the ONNX graph step for step, so prices agree with onnxruntime's
+within float32 rounding:
+  z = [x[:, order], 1]; z[:, :k] = log(max(z[:, :k] + 1, 1)); h = relu(z w1); y = h w2 + b2,
+then exp(y) for a log target.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from houseprice.core.errors import ModelError
+from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME
+from houseprice.runtime.model_file import MAX_MODEL_BYTES
+
+# A house far outside the training range overflows float32 on the way (the price is then refused
+# as non-finite, as with onnxruntime); numpy would also print a RuntimeWarning for it. This filter
+# matches only warnings raised in this module's own arithmetic, and costs nothing per call, where
+# np.errstate costs ~2 us, a fifth of a one-house run.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+
+FORMAT = "houseprice-npz/1"
+# member -> (dtype kind, number of dimensions)
+MEMBERS = {
+    "format": ("U", 0),
+    "metadata": ("U", 0),
+    "order": ("i", 1),
+    "n_logged": ("i", 0),
+    "log_target": ("b", 0),
+    "w1": ("f", 2),
+    "w2": ("f", 1),
+    "b2": ("f", 1),
+}
+
+
+@dataclass(frozen=True)
+class NpzModel:
+    metadata: dict[str, str]
+    order: np.ndarray  # (F,) input column of each z column: the logged ones first
+    n_logged: int
+    log_target: bool
+    w1: np.ndarray  # (F + 1, H) float32, the bias as the last row
+    w2: np.ndarray  # (H,) float32
+    b2: np.ndarray  # (1,) float32
+
+    @property
+    def n_features(self) -> int:
+        return len(self.order)
+
+    def signature(self) -> dict[str, list[dict[str, object]]]:
+        """The same description an ONNX file's session gives."""
+        return {
+            "inputs": [
+                {"name": INPUT_NAME, "type": "tensor(float)", "shape": ["batch", self.n_features]}
+            ],
+            "outputs": [{"name": OUTPUT_NAME, "type": "tensor(float)", "shape": ["batch"]}],
+        }
+
+    def runner(self) -> Callable[[np.ndarray], np.ndarray]:
+        """x (n, F) float32 -> prices (n,) float32: few numpy calls for a few rows, the bias
+        as a ones column for many (adding it to a (rows, H) product costs as much as the ReLU)."""
+        order, k, w1, w2, b2 = self.order, self.n_logged, self.w1, self.w2, self.b2
+        width, log_target = len(order), self.log_target
+        logged, raw = order[:k].copy(), order[k:].copy()
+        w1_features, b1 = np.ascontiguousarray(w1[:width]), w1[width].copy()
+
+        def few(x: np.ndarray) -> np.ndarray:
+            z = x[:, order]
+            if k:
+                part = z[:, :k]
+                np.log(np.maximum(part + 1.0, 1.0), out=part)
+            hidden = np.dot(z, w1_features)
+            hidden += b1
+            y = np.dot(np.maximum(hidden, 0.0, out=hidden), w2)
+            y += b2
+            return np.exp(y, out=y) if log_target else y
+
+        def many(x: np.ndarray) -> np.ndarray:
+            z = np.empty((len(x), width + 1), np.float32)
+            if k:  # on a contiguous copy: numpy's log is vectorized only there
+                part = x[:, logged]
+                part += 1.0
+                np.maximum(part, 1.0, out=part)
+                z[:, :k] = np.log(part, out=part)
+            z[:, k:width] = x[:, raw]
+            z[:, width] = 1.0
+            hidden = np.dot(z, w1)
+            y = np.dot(np.maximum(hidden, 0.0, out=hidden), w2)
+            y += b2
+            return np.exp(y, out=y) if log_target else y
+
+        def run(x: np.ndarray) -> np.ndarray:
+            return few(x) if len(x) <= _FEW_ROWS else many(x)
+
+        return run
+
+
+# Below this many rows the per-call overhead of building z with a ones column outweighs the
+# bias addition it saves (measured: docs/performance.md, the numpy rows of hp-bench).
+_FEW_ROWS = 64
+
+
+def to_bytes(model: NpzModel) -> bytes:
+    """The archive: uncompressed (a few kB of weights; np.load maps it straight in)."""
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        format=np.array(FORMAT),
+        metadata=np.array(json.dumps(model.metadata, sort_keys=True)),
+        order=model.order.astype(np.int64),
+        n_logged=np.array(model.n_logged, np.int64),
+        log_target=np.array(model.log_target),
+        w1=model.w1.astype(np.float32),
+        w2=model.w2.astype(np.float32),
+        b2=model.b2.astype(np.float32),
+    )
+    return buffer.getvalue()
+
+
+def from_bytes(data: bytes, source: str) -> NpzModel:
+    """Read and check an archive: ModelError naming what is wrong, never numpy's own error."""
+    arrays = _members(data, source)
+    if str(arrays["format"]) != FORMAT:
+        raise ModelError(
+            f"{source}: a numpy archive of format {str(arrays['format'])[:40]!r}, "
+            f"this runtime reads {FORMAT!r}"
+        )
+    try:
+        metadata = json.loads(str(arrays["metadata"]))
+    except ValueError:
+        raise ModelError(f"{source}: damaged model archive: metadata is not JSON") from None
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise ModelError(f"{source}: damaged model archive: metadata is not a string mapping")
+    model = NpzModel(
+        metadata=metadata,
+        order=arrays["order"].astype(np.intp),
+        n_logged=int(arrays["n_logged"]),
+        log_target=bool(arrays["log_target"]),
+        w1=np.ascontiguousarray(arrays["w1"], np.float32),
+        w2=np.ascontiguousarray(arrays["w2"], np.float32),
+        b2=np.ascontiguousarray(arrays["b2"], np.float32),
+    )
+    problem = _problem(model)
+    if problem:
+        raise ModelError(f"{source}: damaged model archive: {problem}")
+    return model
+
+
+def _members(data: bytes, source: str) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+        names = {info.filename.removesuffix(".npy") for info in infos}
+        if names != set(MEMBERS):
+            missing = sorted(set(MEMBERS) - names)
+            extra = sorted(names - set(MEMBERS))
+            what = f"no {missing[0]}" if missing else f"an unknown member {extra[0][:40]!r}"
+            raise ModelError(f"{source}: not a houseprice model archive ({what})")
+        if sum(info.file_size for info in infos) > MAX_MODEL_BYTES:
+            raise ModelError(f"{source}: model archive unpacks to more than 2 GiB")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in MEMBERS}
+    except ModelError:
+        raise
+    except Exception as exc:  # zipfile and numpy raise many types for a damaged archive
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ModelError(f"{source}: damaged model archive ({detail})") from None
+    for name, (kind, ndim) in MEMBERS.items():
+        array = arrays[name]
+        if array.dtype.kind != kind or array.ndim != ndim:
+            raise ModelError(
+                f"{source}: damaged model archive: {name} is {array.dtype} with "
+                f"{array.ndim} dimensions, expected kind {kind!r} with {ndim}"
+            )
+    return arrays
+
+
+def _problem(model: NpzModel) -> str | None:
+    width = model.n_features
+    if sorted(model.order.tolist()) != list(range(width)):
+        return "order is not a permutation of the feature columns"
+    if not 0 <= model.n_logged <= width:
+        return f"n_logged is {model.n_logged} for {width} features"
+    hidden = model.w1.shape[1]
+    if model.w1.shape[0] != width + 1 or model.w2.shape != (hidden,) or model.b2.shape != (1,):
+        return (
+            f"weights of shapes {model.w1.shape}, {model.w2.shape}, {model.b2.shape} for "
+            f"{width} features"
+        )
+    for name in ("w1", "w2", "b2"):
+        if not np.isfinite(getattr(model, name)).all():
+            return f"{name} holds NaN or infinity"
+    return None
