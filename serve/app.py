@@ -56,7 +56,7 @@ def create_app(
     holder: ModelHolder,
     config: ServeConfig,
     *,
-    multiprocess: bool = False,
+    multiprocess: bool,
     reloaded: Callable[[], None] = lambda: None,
 ) -> Starlette:
     """``reloaded`` runs after an admin-route reload swapped in a new model, to tell the other

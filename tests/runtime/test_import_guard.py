@@ -64,7 +64,9 @@ from pathlib import Path
 from houseprice.serve.app import create_app
 from houseprice.serve.config import ServeConfig
 from houseprice.serve.model import ModelHolder, load_model
-create_app(ModelHolder(load_model(Path({str(exported.onnx)!r}))), ServeConfig())
+create_app(
+    ModelHolder(load_model(Path({str(exported.onnx)!r}))), ServeConfig(), multiprocess=False
+)
 import houseprice.serve.cli
 """
     assert _heavy_modules(body) == []

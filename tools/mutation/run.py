@@ -56,7 +56,12 @@ TARGETS = {
     "runtime/json_input.py": (f"{_R}validate.py", f"{_R}readers.py", f"{_R}one_house.py"),
     "runtime/writers.py": (f"{_R}writers.py", f"{_R}infer.py", f"{_R}cli.py", f"{_R}cli_io.py"),
     "runtime/one_house.py": (f"{_R}one_house.py", "tests/serve/test_server.py"),
-    "serve/app.py": ("tests/serve/test_server.py",),
+    "serve/app.py": (
+        "tests/serve/test_app.py",
+        "tests/serve/test_requests.py",
+        "tests/serve/test_server.py",
+    ),
+    "serve/errors.py": ("tests/serve/test_requests.py", "tests/serve/test_server.py"),
 }
 PACKAGE_OF = {"runtime": "houseprice.runtime", "serve": "houseprice.serve"}
 
