@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/hp-infer examples/house.json
 
 test: $(STAMP)
+	sh tools/system-packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -7,7 +7,8 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from houseprice.core.errors import ModelError, OutputError
 from houseprice.core.files import atomic_write_many
 from houseprice.core.version import __version__
 from houseprice.data import DataError, bundled_data_path, load_dataset
+from houseprice.export.c_source import HEADER_NAME, export_c
 from houseprice.export.config import ExportConfig
 from houseprice.export.errors import (
     ConversionError,
@@ -26,7 +28,8 @@ from houseprice.export.errors import (
     ParityError,
 )
 from houseprice.export.fused import FusedPriceMLP
-from houseprice.export.npz_export import export_npz
+from houseprice.export.js_source import export_js
+from houseprice.export.npz_export import export_npz, fused_arrays
 from houseprice.export.onnx_export import export_onnx
 from houseprice.export.ort_export import CONFIG_NAME, export_ort
 from houseprice.export.parity import (
@@ -36,6 +39,7 @@ from houseprice.export.parity import (
     failure_message,
     parity_inputs,
 )
+from houseprice.export.source_gate import c_compiler, c_forward, js_forward, node
 from houseprice.export.torchscript_export import export_torchscript, load_torchscript
 from houseprice.runtime.contract import ModelInfo
 from houseprice.runtime.file_versions import oldest_onnxruntime
@@ -48,7 +52,11 @@ FILE_NAMES = {
     "torchscript": "model.torchscript.pt",
     "ort": "model.ort",
     "npz": "model.npz",
+    "c": "houseprice_model.c",
+    "js": "houseprice_model.mjs",
 }
+# Files written beside a format's own, and their key in its manifest entry.
+COMPANION_KEYS = {CONFIG_NAME: "operators_config", HEADER_NAME: "header"}
 FORMATS = tuple(FILE_NAMES)
 MANIFEST = "manifest.json"
 FAILURE_FOLDER = "parity-failure"
@@ -61,13 +69,13 @@ class Artifact:
     data: bytes
     parity: ParityResult
     opset: int | None
-    operators_config: bytes | None = None  # ort: the ops a reduced onnxruntime build needs
+    # ort: the ops a reduced onnxruntime build needs; c: the header. File name -> bytes.
+    companions: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def files(self) -> dict[Path, bytes]:
         files = {self.path: self.data}
-        if self.operators_config is not None:
-            files[self.path.with_name(CONFIG_NAME)] = self.operators_config
+        files.update({self.path.with_name(name): data for name, data in self.companions.items()})
         return files
 
     def manifest_entry(self) -> dict[str, object]:
@@ -81,11 +89,8 @@ class Artifact:
         }
         if self.format in ("onnx", "ort"):
             entry["oldest_onnxruntime"] = oldest_onnxruntime(self.data)
-        if self.operators_config is not None:
-            entry["operators_config"] = {
-                "file": CONFIG_NAME,
-                "sha256": hashlib.sha256(self.operators_config).hexdigest(),
-            }
+        for name, data in self.companions.items():
+            entry[COMPANION_KEYS[name]] = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
         return entry
 
 
@@ -99,6 +104,10 @@ def export_model(
         raise ExportUsageError(
             f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all"
         )
+    if "c" in formats:  # a missing tool fails before any work
+        c_compiler()
+    if "js" in formats:
+        node()
     trained = load_checkpoint(checkpoint)
     check_writable(out)
     info = model_info(trained)
@@ -150,9 +159,10 @@ def _gated(
     config: ExportConfig,
     onnx_once: dict[str, bytes],
 ) -> Artifact:
-    data, candidate, operators = _build(fmt, trained.model, info, config, onnx_once)
     reference = _eager(trained.model)
-    result = check_parity(fmt, reference, candidate, inputs, config)
+    with ExitStack() as stack:  # the C and JS gates build in temp folders
+        data, candidate, companions = _build(fmt, trained.model, info, config, onnx_once, stack)
+        result = check_parity(fmt, reference, candidate, inputs, config)
     if not result.passed:
         suffix = Path(FILE_NAMES[fmt]).suffix
         try:
@@ -164,21 +174,33 @@ def _gated(
             where = f"could not save the inputs ({exc.strerror or exc})"
         raise ParityError(f"{failure_message(result, info, config)}; nothing written, {where}")
     opset = config.opset if fmt in ("onnx", "ort") else None
-    return Artifact(fmt, out / FILE_NAMES[fmt], data, result, opset, operators)
+    return Artifact(fmt, out / FILE_NAMES[fmt], data, result, opset, companions)
 
 
 def _build(
-    fmt: str, model: PriceMLP, info: ModelInfo, config: ExportConfig, onnx_once: dict[str, bytes]
-) -> tuple[bytes, Callable[[np.ndarray], np.ndarray], bytes | None]:
+    fmt: str,
+    model: PriceMLP,
+    info: ModelInfo,
+    config: ExportConfig,
+    onnx_once: dict[str, bytes],
+    stack: ExitStack,
+) -> tuple[bytes, Callable[[np.ndarray], np.ndarray], dict[str, bytes]]:
     """The exported bytes, a forward pass that runs them the way a user would (the runtime's
-    Predictor, or torch for TorchScript), and (ort) the operators config. Every format exports
-    the fused module (export/fused.py); the gate holds them to the unfused one."""
+    Predictor, torch for TorchScript, the compiled C, node), and the files written beside them.
+    Every format exports the fused module (export/fused.py); the gate holds them to the unfused
+    one."""
     fused = FusedPriceMLP(model).eval()
     if fmt == "torchscript":
         data = export_torchscript(fused, info)
         module, _ = load_torchscript(data)
-        return data, _eager(module), None
-    operators = None
+        return data, _eager(module), {}
+    if fmt == "c":
+        header, source = export_c(fused_arrays(fused, info), info)
+        return source, c_forward(stack, header, source), {HEADER_NAME: header}
+    if fmt == "js":
+        data = export_js(fused_arrays(fused, info), info)
+        return data, js_forward(stack, data), {}
+    companions = {}
     if fmt == "npz":
         data = export_npz(fused, info)
     else:
@@ -186,14 +208,14 @@ def _build(
             onnx_once["onnx"] = export_onnx(fused, info, config)
         data = onnx_once["onnx"]
     if fmt == "ort":
-        data, operators = export_ort(data)
+        data, companions[CONFIG_NAME] = export_ort(data)
     try:
         runtime = Predictor(data, source=f"the exported {fmt.upper()} graph")  # the real runtime
     except ModelError as exc:
         raise ConversionError(f"the runtime cannot load the exported graph: {exc}") from None
     # Raw outputs: the gate compares infinities and NaN as they are, the Predictor's pricing
     # methods would refuse them.
-    return data, runtime.predict_unchecked, operators
+    return data, runtime.predict_unchecked, companions
 
 
 def _eager(module: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:

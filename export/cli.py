@@ -20,18 +20,21 @@ class Format(str, Enum):
     torchscript = "torchscript"
     ort = "ort"
     npz = "npz"
+    c = "c"
+    js = "js"
     all = "all"
 
 
 @app.command(
-    help="Export a checkpoint to ONNX, TorchScript, ORT or npz, gated on parity with PyTorch."
+    help="Export a checkpoint to ONNX, TorchScript, ORT, npz, C or JavaScript, gated on parity "
+    "with PyTorch."
 )
 def export(
     format: Format = typer.Option(
         Format.onnx,
         "--format",
         "-f",
-        help="onnx (the edge format), torchscript, ort (ORT format for mobile and reduced builds), npz (numpy alone, where onnxruntime has no wheel), or all.",
+        help="onnx (the edge format), torchscript, ort (ORT format for mobile and reduced builds), npz (numpy alone, where onnxruntime has no wheel), c (C99 source for microcontrollers), js (an ES module for browsers and node), or all.",
     ),
     checkpoint: Path = typer.Option(
         defaults.CHECKPOINT, "--checkpoint", help="Checkpoint written by hp-train."
@@ -59,6 +62,7 @@ def export(
         common.fail(PROG, f"--atol must be a finite number, got {atol}", common.EXIT_USAGE)
     formats = FORMATS if format is Format.all else (format.value,)
     codes = {  # by type, most specific first
+        errors.MissingToolError: common.EXIT_MISSING_EXTRA,
         errors.ParityError: common.EXIT_PARITY,
         errors.ExportOutputError: common.EXIT_OUTPUT,
         errors.ExportUsageError: common.EXIT_USAGE,

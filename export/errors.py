@@ -21,3 +21,7 @@ class ParityError(ExportError):
 
 class ExportOutputError(ExportError):
     """The output folder cannot be written; the previous files there are unchanged."""
+
+
+class MissingToolError(ExportError):
+    """A format's parity gate needs a program that is not installed (a C compiler, node)."""

@@ -43,7 +43,10 @@ def test_all_formats(exported, tmp_path):
         app, ["--format", "all", "--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "model.onnx").is_file() and (tmp_path / "model.torchscript.pt").is_file()
+    written = {p.name for p in tmp_path.iterdir()}
+    every = {"model.onnx", "model.ort", "model.npz", "model.torchscript.pt", "manifest.json"}
+    every |= {"required_operators.config", "houseprice_model.h", "houseprice_model.c"}
+    assert written == every | {"houseprice_model.mjs"}
 
 
 @pytest.mark.parametrize("kind", ["missing", "corrupt", "incompatible"])

@@ -1,0 +1,137 @@
+"""The parity gate's forward passes for the source exports, run for real: the C files compiled
+with ``$CC`` (or ``cc``) into a small harness, the ES module run by ``node``. Each builds in a
+temporary folder that the caller's ExitStack removes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+from houseprice.export.c_source import HEADER_NAME, SOURCE_NAME
+from houseprice.export.errors import ConversionError, MissingToolError
+from houseprice.export.js_source import MODULE_NAME
+from houseprice.export.parity import Forward
+
+# Every warning is an error: the generated file must stay clean C99 for any user's build.
+C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
+RUN_SECONDS = 120
+
+# Reads n rows of float32 features on stdin, writes n float32 prices (inf when the model
+# refuses the price as not finite) on stdout.
+_C_HARNESS = """\
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "houseprice_model.h"
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 0, row;
+    float features[HOUSEPRICE_N_FEATURES], price;
+    for (row = 0; row < n; ++row) {
+        if (fread(features, sizeof features, 1, stdin) != 1) {
+            return 2;
+        }
+        if (houseprice_predict(features, &price) != HOUSEPRICE_OK) {
+            price = INFINITY;
+        }
+        if (fwrite(&price, sizeof price, 1, stdout) != 1) {
+            return 3;
+        }
+    }
+    return 0;
+}
+"""
+# Reads rows as JSON on stdin, writes raw prices as JSON (non-finite ones as strings).
+_NODE_RUNNER = """\
+import { predictUnchecked } from "./MODULE";
+let text = "";
+for await (const chunk of process.stdin) text += chunk;
+const prices = predictUnchecked(JSON.parse(text));
+const shown = Array.from(prices, (p) => (Number.isFinite(p) ? p : String(p)));
+process.stdout.write(JSON.stringify(shown));
+""".replace("MODULE", MODULE_NAME)
+
+
+def c_compiler() -> list[str]:
+    """The compiler command: $CC (which may carry flags) or cc, or MissingToolError."""
+    command = shlex.split(os.environ.get("CC", "") or "cc")
+    if not shutil.which(command[0]):
+        raise MissingToolError(
+            f"the c format's parity gate needs a C compiler ({command[0]!r} not found): "
+            "apt-get install gcc, or set CC"
+        )
+    return command
+
+
+def node() -> str:
+    found = shutil.which("node")
+    if not found:
+        raise MissingToolError(
+            "the js format's parity gate needs node (not found): apt-get install nodejs"
+        )
+    return found
+
+
+def c_forward(stack: ExitStack, header: bytes, source: bytes) -> Forward:
+    compiler, folder = c_compiler(), _folder(stack)
+    binary = build_c_harness(folder, compiler, header, source)
+    return lambda x: run_c_harness([str(binary)], folder, x)
+
+
+def build_c_harness(folder: Path, compiler: list[str], header: bytes, source: bytes) -> Path:
+    """The exported files and the harness compiled in ``folder`` with ``compiler`` (which may be
+    a cross compiler, flags included): the harness binary."""
+    (folder / HEADER_NAME).write_bytes(header)
+    (folder / SOURCE_NAME).write_bytes(source)
+    (folder / "harness.c").write_text(_C_HARNESS)
+    built = _run([*compiler, *C_FLAGS, "harness.c", SOURCE_NAME, "-lm", "-o", "harness"], folder)
+    if built.returncode != 0:
+        raise ConversionError(f"the C export does not compile cleanly: {_first_line(built)}")
+    return folder / "harness"
+
+
+def run_c_harness(command: list[str], folder: Path, x: np.ndarray) -> np.ndarray:
+    """Prices of the rows ``x`` from the harness run by ``command`` (the binary, or an emulator
+    and the binary); inf where the C function refused the price."""
+    rows = np.ascontiguousarray(x, dtype=np.float32)
+    done = _run([*command, str(len(rows))], folder, rows.tobytes())
+    if done.returncode != 0:
+        raise ConversionError(f"the C harness failed (exit {done.returncode})")
+    return np.frombuffer(done.stdout, dtype=np.float32)
+
+
+def js_forward(stack: ExitStack, module: bytes) -> Forward:
+    program, folder = node(), _folder(stack)
+    (folder / MODULE_NAME).write_bytes(module)
+    (folder / "run.mjs").write_text(_NODE_RUNNER)
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        rows = json.dumps(np.asarray(x, dtype=np.float32).tolist()).encode()
+        done = _run([program, "run.mjs"], folder, rows)
+        if done.returncode != 0:
+            raise ConversionError(f"the JS module failed in node: {_first_line(done)}")
+        return np.array([float(p) for p in json.loads(done.stdout)], dtype=np.float32)
+
+    return forward
+
+
+def _folder(stack: ExitStack) -> Path:
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hp-export-gate-")))
+
+
+def _run(command: list[str], folder: Path, data: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=folder, input=data, capture_output=True, timeout=RUN_SECONDS)
+
+
+def _first_line(done: subprocess.CompletedProcess) -> str:
+    lines = done.stderr.decode(errors="replace").strip().splitlines()
+    return lines[0] if lines else f"exit {done.returncode}"
