@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from houseprice.bench.c_floor import c_candidate
 from houseprice.bench.cold import cold_start
 from houseprice.bench.floor import compare_to_floor, floor_candidates, unfused_candidate
 from houseprice.bench.graph import graph_facts
@@ -79,16 +80,17 @@ def run(
         raise DataError(message) from None
     x_batch = batch_inputs(houses, settings.batch)
     test = holdout_rows(predictor, data, houses)
-    entries = torch_candidates(checkpoint, torchscript, x_batch, test)
-    entries += runtime_candidates(model, x_batch, test)
-    entries += numpy_candidates(model, x_batch, test)
-    entries += floor_candidates(model, checkpoint, x_batch)
-    entries.append(unfused_candidate(x_batch))
-    measure_side_by_side([e for e in entries if isinstance(e, Candidate)], x_batch, settings)
-    report.rows = [e.row if isinstance(e, Candidate) else e for e in entries]
-    compare_to_floor(report.rows)
-    report.graph = graph_facts(model, len(predictor.feature_names))
     with tempfile.TemporaryDirectory(prefix="hp-bench-") as folder:
+        entries = torch_candidates(checkpoint, torchscript, x_batch, test)
+        entries += runtime_candidates(model, x_batch, test)
+        entries += numpy_candidates(model, x_batch, test)
+        entries += floor_candidates(model, checkpoint, x_batch)
+        entries.append(c_candidate(checkpoint, x_batch, Path(folder)))
+        entries.append(unfused_candidate(x_batch))
+        measure_side_by_side([e for e in entries if isinstance(e, Candidate)], x_batch, settings)
+        report.rows = [e.row if isinstance(e, Candidate) else e for e in entries]
+        compare_to_floor(report.rows)
+        report.graph = graph_facts(model, len(predictor.feature_names))
         if settings.cold_runs:
             report.cold_start_ms = cold_start(
                 model,

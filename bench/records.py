@@ -14,7 +14,8 @@ NUMPY_DICT = "numpy backend (model.npz), predict(dict)"
 NUMPY_ARRAY = "numpy backend (model.npz), predict_array"
 FLOOR_RUN = "floor: bare session.run"
 FLOOR_NUMPY = "floor: fused arithmetic, numpy"
-FLOORS = (FLOOR_RUN, FLOOR_NUMPY)
+FLOOR_C = "floor: C export (-O2), ctypes"
+FLOORS = (FLOOR_RUN, FLOOR_NUMPY, FLOOR_C)
 # The default model as exported before the fused graph (26 nodes), kept as a fixed yardstick.
 UNFUSED_RUN = "reference: bare session.run, unfused file"
 COLD_INFER = "hp-infer"
