@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -72,7 +72,10 @@ def create_app(
                 415,
                 f"unsupported Content-Type {kind or '(none)'!r}; send one of {', '.join(FORMATS)}",
             )
-        body = await _read_body(request, config.max_body)
+        try:
+            body = await _read_body(request, config.max_body)
+        except ClientDisconnect:  # gone, or closed by the request deadline: no one to answer
+            return _error(408, "the request did not arrive whole")
         if body is None:
             return _error(413, f"body larger than {config.max_body:,} bytes")
         model = holder.current  # this request's model, whatever reloads happen meanwhile

@@ -29,6 +29,7 @@ from houseprice.core.cli import (
     require_extra,
     worker_count,
 )
+from houseprice.serve.config import ServeConfig
 
 PROG = "hp-serve"
 _SIZE = re.compile(r"^\s*(\d+)\s*(|B|KB|MB|GB|K|M|G)\s*$", re.IGNORECASE)
@@ -105,7 +106,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cors-origin", help="allow this browser origin (no CORS headers without it)"
     )
+    parser.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=ServeConfig.request_timeout,
+        help="seconds for a request's head and body to arrive, from its first byte [%(default)s]",
+    )
+    parser.add_argument(
+        "--max-connections-per-client",
+        type=_count,
+        default=ServeConfig.max_connections_per_client,
+        help="open connections per client address and worker; 0: no cap, behind a proxy [%(default)s]",
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 3600:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0-3600)")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (0 or more)")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -124,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     """Serve until a stop signal, and return it. (One uvicorn process re-raises it itself.)"""
-    require_extra(PROG, "serve", "starlette", "uvicorn")
+    require_extra(PROG, "serve", "starlette", "uvicorn", "httptools")
     from houseprice.core.errors import ModelError
-    from houseprice.serve.config import ServeConfig
+    from houseprice.serve.connections import raise_open_files_limit
     from houseprice.serve.model import ModelHolder, load_model
 
     config = ServeConfig(
@@ -138,16 +167,19 @@ def _serve(args: argparse.Namespace) -> int:
         cors_origin=args.cors_origin,
         workers=args.workers,
         access_log=args.access_log,
+        request_timeout=args.request_timeout,
+        max_connections_per_client=args.max_connections_per_client,
     )
     try:
         holder = ModelHolder(load_model(config.model, config.threads), config.threads)
     except ModelError as exc:
         fail_with(PROG, exc)
+    open_files = raise_open_files_limit()
     sock = _bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
     sys.stderr.write(
         f"{PROG}: serving {config.model} on http://{host}:{port}"
-        f" with {config.workers} worker process(es)\n"
+        f" with {config.workers} worker process(es), open files limit {open_files}\n"
     )
     sys.stderr.flush()
     if config.workers == 1:
@@ -213,12 +245,15 @@ def _supervise(holder: Any, config: Any, sock: socket.socket) -> int:
 def _uvicorn(app: Any, config: Any) -> Any:
     import uvicorn
 
+    from houseprice.serve.connections import guarded_protocol
+
     return uvicorn.Server(
         uvicorn.Config(
             app,
+            http=guarded_protocol(config, app.metrics),
             log_level="info",
             access_log=config.access_log,
-            timeout_keep_alive=5,
+            timeout_keep_alive=config.keep_alive,
             timeout_graceful_shutdown=30,
             limit_concurrency=1000,
             h11_max_incomplete_event_size=16 * 1024,

@@ -22,3 +22,10 @@ class ServeConfig:
     # Bodies above this are priced in a worker thread, so one large request does not hold the
     # event loop (and every other client) for its whole parse.
     inline_bytes: int = 64 * 1024
+    # Connection limits (serve/connections.py): a request's head and body must arrive within
+    # request_timeout seconds of its first byte; a connection with no request in progress is
+    # closed after keep_alive seconds; each worker keeps at most this many open connections per
+    # client address (0: no cap, for use behind a reverse proxy).
+    request_timeout: float = 10.0
+    keep_alive: float = 5.0
+    max_connections_per_client: int = 100

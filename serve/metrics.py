@@ -42,6 +42,18 @@ class Metrics:
         self.reloads = Counter(
             "houseprice_model_reloads", "Model reloads by result", ["result"], registry=r
         )
+        self.connections_open = Gauge(
+            "houseprice_connections_open",
+            "Open client connections",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.connections_closed = Counter(
+            "houseprice_connections_closed",
+            "Connections closed by the server's limits: request deadline, idle, per-client cap",
+            ["reason"],
+            registry=r,
+        )
 
     def show_model(self, sha256: str) -> None:
         # Set to 0, not removed: a worker's file keeps every label it ever wrote.
