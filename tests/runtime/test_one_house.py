@@ -176,3 +176,14 @@ def test_the_fast_path_declines_at_the_range_bounds_only_beyond_them(fast):
     ):
         body = json.dumps({**HOUSE, "CRIM": float(value)}).encode()
         assert (fast.answer(body) is not None) is answered, value
+
+
+def test_a_plain_house_becomes_one_float32_row_in_schema_order():
+    from houseprice.runtime.one_house import OneHouse
+    from houseprice.runtime.validate import Schema
+
+    names = list(HOUSE)
+    row = OneHouse(Schema(names)).row(dict(reversed(HOUSE.items())))
+    assert row.dtype == np.float32 and row.shape == (1, len(names))
+    assert row[0].tolist() == np.array([HOUSE[n] for n in names], np.float32).tolist()
+    assert OneHouse(Schema(names)).row({**HOUSE, "RM": "6"}) is None

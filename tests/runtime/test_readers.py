@@ -179,3 +179,19 @@ def test_strings_are_numbers_only_when_the_reader_is_told_to_coerce():
 
 def test_formats_have_the_names_the_flags_take():
     assert [f.value for f in Format] == ["json", "jsonl", "csv"]
+
+
+def test_the_cyclic_collector_is_on_again_after_a_json_lines_chunk():
+    """The general path turns the collector off while json parses a chunk: it must come back."""
+    import gc
+
+    lines = b'{"\\u0041": 1, "B": 2}\n' * 3  # an escaped key: the vectorised reader steps aside
+    assert gc.isenabled()
+    _, x, _, _ = read(lines, "g.jsonl")
+    assert x.tolist() == [[1.0, 2.0]] * 3 and gc.isenabled()
+    gc.disable()
+    try:
+        read(lines, "g.jsonl")
+        assert not gc.isenabled()  # left off when the caller had it off
+    finally:
+        gc.enable()

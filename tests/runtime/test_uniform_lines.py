@@ -196,3 +196,13 @@ def test_a_bad_line_in_a_later_block_declines_the_whole_chunk():
     lines[BLOCK_LINES + 1] = b'{"CRIM": 01, "AGE": 2, "X1e5": 3}\n'  # leading zero
     assert parse_uniform_lines(lines, SCHEMA) is None
     assert parse_uniform_lines([], SCHEMA) is None
+
+
+def test_runs_are_found_and_a_leading_number_has_none():
+    from houseprice.runtime.uniform_lines import _runs
+
+    mask = np.array([False, True, True, False, True, False])
+    starts, ends = _runs(mask)
+    assert starts.tolist() == [1, 4] and ends.tolist() == [3, 5]
+    starts, ends = _runs(np.array([True, False, True, False]))  # not an object: no runs at all
+    assert starts.tolist() == [] and ends.tolist() == []
