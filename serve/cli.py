@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -19,6 +18,7 @@ from typing import Any
 
 from houseprice.core import defaults
 from houseprice.core.cli import (
+    EXIT_MODEL,
     EXIT_OUTPUT,
     EXIT_SERVER,
     EXIT_USAGE,
@@ -27,37 +27,13 @@ from houseprice.core.cli import (
     fail,
     fail_with,
     require_extra,
+    warn,
     worker_count,
 )
+from houseprice.serve import flags
 from houseprice.serve.config import ServeConfig
 
 PROG = "hp-serve"
-_SIZE = re.compile(r"^\s*(\d+)\s*(|B|KB|MB|GB|K|M|G)\s*$", re.IGNORECASE)
-_UNITS = {
-    "": 1,
-    "B": 1,
-    "K": 1024,
-    "KB": 1024,
-    "M": 1024**2,
-    "MB": 1024**2,
-    "G": 1024**3,
-    "GB": 1024**3,
-}
-
-
-def _size(text: str) -> int:
-    match = _SIZE.match(text)
-    if not match or int(match[1]) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 16MB")
-    return int(match[1]) * _UNITS[match[2].upper()]
-
-
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
-    return int(text)
-
-
 DESCRIPTION = "Serve house prices over HTTP from an exported model."
 EPILOG = (
     "SIGHUP reloads the model; SIGINT/SIGTERM finish the requests in flight, then end "
@@ -79,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind [%(default)s: this machine only]"
     )
     parser.add_argument(
-        "--port", type=_port, default=8000, help="port; 0 picks a free one [%(default)s]"
+        "--port", type=flags.port, default=8000, help="port; 0 picks a free one [%(default)s]"
     )
     parser.add_argument(
         "--workers",
@@ -94,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-body",
-        type=_size,
+        type=flags.size,
         default=16 * 1024**2,
         help="largest request body, e.g. 16MB [16MB]",
     )
@@ -108,33 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--request-timeout",
-        type=_seconds,
+        type=flags.seconds,
         default=ServeConfig.request_timeout,
         help="seconds for a request's head and body to arrive, from its first byte [%(default)s]",
     )
     parser.add_argument(
         "--max-connections-per-client",
-        type=_count,
+        type=flags.count,
         default=ServeConfig.max_connections_per_client,
         help="open connections per client address and worker; 0: no cap, behind a proxy [%(default)s]",
     )
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve HTTPS")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     return parser
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 3600:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0-3600)")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a count (0 or more)")
-    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -157,6 +119,10 @@ def _serve(args: argparse.Namespace) -> int:
     from houseprice.core.errors import ModelError
     from houseprice.serve.connections import raise_open_files_limit
     from houseprice.serve.model import ModelHolder, load_model
+    from houseprice.serve.tls import TlsError, check_pair, clear_text_warning
+
+    if (args.tls_cert is None) != (args.tls_key is None):
+        fail(PROG, "--tls-cert and --tls-key go together", EXIT_USAGE)
 
     config = ServeConfig(
         model=args.model,
@@ -169,7 +135,16 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         request_timeout=args.request_timeout,
         max_connections_per_client=args.max_connections_per_client,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
+    try:
+        notes = check_pair(config.tls_cert, config.tls_key) if config.tls_cert else []
+    except TlsError as exc:
+        fail(PROG, str(exc), EXIT_MODEL)
+    notes.append(clear_text_warning(config.host, config.token, config.tls_cert is not None))
+    for note in filter(None, notes):
+        warn(PROG, note)
     try:
         holder = ModelHolder(load_model(config.model, config.threads), config.threads)
     except ModelError as exc:
@@ -178,7 +153,7 @@ def _serve(args: argparse.Namespace) -> int:
     sock = _bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
     sys.stderr.write(
-        f"{PROG}: serving {config.model} on http://{host}:{port}"
+        f"{PROG}: serving {config.model} on {'https' if config.tls_cert else 'http'}://{host}:{port}"
         f" with {config.workers} worker process(es), open files limit {open_files}\n"
     )
     sys.stderr.flush()
@@ -251,6 +226,8 @@ def _uvicorn(app: Any, config: Any) -> Any:
         uvicorn.Config(
             app,
             http=guarded_protocol(config, app.metrics),
+            ssl_certfile=config.tls_cert,
+            ssl_keyfile=config.tls_key,
             log_level="info",
             access_log=config.access_log,
             timeout_keep_alive=config.keep_alive,

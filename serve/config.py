@@ -29,3 +29,5 @@ class ServeConfig:
     request_timeout: float = 10.0
     keep_alive: float = 5.0
     max_connections_per_client: int = 100
+    tls_cert: Path | None = None  # PEM files: HTTPS when given (both or neither)
+    tls_key: Path | None = None

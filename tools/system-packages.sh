@@ -5,7 +5,7 @@
 # command to run is printed and this fails.
 set -eu
 packages="gcc binutils file gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
-gcc-arm-none-eabi libnewlib-arm-none-eabi chromium"
+gcc-arm-none-eabi libnewlib-arm-none-eabi chromium openssl"
 missing=""
 for package in $packages; do
     dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -80,11 +80,11 @@ def serving(
     try:
         url, deadline = None, time.monotonic() + 30
         while url is None and time.monotonic() < deadline and process.poll() is None:
-            match = re.search(r"serving .* on (http://127\.0\.0\.1:\d+)", log.read_text())
+            match = re.search(r"serving .* on (https?://127\.0\.0\.1:\d+)", log.read_text())
             url = match[1] if match else time.sleep(0.02)
         assert url, log.read_text()
         server = Server(process, url, log)
-        while time.monotonic() < deadline:
+        while url.startswith("http:") and time.monotonic() < deadline:  # (HTTPS: the caller's)
             try:
                 if server.call("GET", "/healthz")[0] == 200:
                     break
