@@ -27,7 +27,7 @@ from houseprice.runtime.contract import ModelInfo
 from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import load_checkpoint
 from houseprice.train.model import PriceMLP
-from tests.conftest import EXAMPLES, REPO, run_cli
+from tests.conftest import REPO
 
 TOL = ExportConfig()
 
@@ -280,26 +280,3 @@ def test_a_graph_the_runtime_cannot_load_is_a_conversion_error(exported, tmp_pat
     with pytest.raises(ConversionError, match="the runtime cannot load the exported graph"):
         export_model(exported.checkpoint, tmp_path, ["onnx"])
     assert list(tmp_path.iterdir()) == []
-
-
-def test_ort_format_export_is_gated_recorded_and_runs_in_hp_infer(exported, tmp_path):
-    (artifact,) = export_model(exported.checkpoint, tmp_path, ["ort"])
-    assert artifact.parity.passed and sorted(p.name for p in tmp_path.iterdir()) == [
-        "manifest.json",
-        "model.ort",
-        "required_operators.config",
-    ]
-    entry = json.loads((tmp_path / "manifest.json").read_text())["artifacts"][0]
-    config = (tmp_path / "required_operators.config").read_bytes()
-    assert entry["operators_config"]["sha256"] == hashlib.sha256(config).hexdigest()
-    assert b"ai.onnx;" in config and str(tmp_path).encode() not in config  # no temp paths
-    x = load_dataset().features.astype(np.float32)
-    from_ort = Predictor.load(tmp_path / "model.ort").predict_array(x)
-    np.testing.assert_allclose(from_ort, Predictor.load(exported.onnx).predict_array(x), rtol=1e-6)
-    prices = [
-        run_cli("hp-infer", str(EXAMPLES / "house.json"), "--model", str(model))
-        for model in (tmp_path / "model.ort", exported.onnx)
-    ]
-    assert all(p.returncode == 0 for p in prices), prices
-    ort_price, onnx_price = (json.loads(p.stdout)["price"] for p in prices)
-    assert ort_price == pytest.approx(onnx_price, rel=1e-6)
