@@ -17,7 +17,13 @@ def bin_(project_wheel, tmp_path_factory):
     folder = tmp_path_factory.mktemp("no-ort") / "venv"
     # serve's own dependencies, as a user would add them; httptools and uvloop are optional.
     return make_venv(
-        folder, "numpy", "starlette", "uvicorn", "prometheus_client", f"--no-deps {project_wheel}"
+        folder,
+        "numpy",
+        "starlette",
+        "uvicorn",
+        "httptools",
+        "prometheus_client",
+        f"--no-deps {project_wheel}",
     )
 
 
