@@ -6,7 +6,6 @@ what the CPU does with no runtime at all."""
 from __future__ import annotations
 
 import ctypes
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +36,11 @@ def c_candidate(checkpoint: Path, x_batch: np.ndarray, folder: Path) -> Candidat
     """The row, or a Row saying why it was skipped (no torch to export with, no C compiler)."""
     try:  # torch first: the usual reason this row is skipped
         from houseprice.export.api import model_info
-        from houseprice.export.c_source import HEADER_NAME, SOURCE_NAME, export_c
+        from houseprice.export.c_source import export_c
+        from houseprice.export.errors import ConversionError
         from houseprice.export.fused import FusedPriceMLP
         from houseprice.export.npz_export import fused_arrays
-        from houseprice.export.source_gate import C_FLAGS, c_compiler
+        from houseprice.export.source_gate import build_c, c_compiler
         from houseprice.train.checkpoint import load_checkpoint
     except ImportError as exc:
         return Row(FLOOR_C, f"skipped: {exc.name} not installed")
@@ -51,14 +51,13 @@ def c_candidate(checkpoint: Path, x_batch: np.ndarray, folder: Path) -> Candidat
         header, source = export_c(fused_arrays(FusedPriceMLP(trained.model), info), info)
     except Exception as exc:  # a missing compiler or checkpoint only fails its own row
         return Row(FLOOR_C, f"skipped: {str(exc).splitlines()[0][:80]}")
-    (folder / HEADER_NAME).write_bytes(header)
-    (folder / SOURCE_NAME).write_bytes(source)
-    (folder / "rows.c").write_text(_ROWS_LOOP)
-    build = [*compiler, *C_FLAGS, "-fPIC", "-shared", SOURCE_NAME, "rows.c", "-lm", "-o", "lib.so"]
-    built = subprocess.run(build, cwd=folder, capture_output=True)
-    if built.returncode != 0:
-        return Row(FLOOR_C, f"failed: the C export does not compile (exit {built.returncode})")
-    return _candidate(ctypes.CDLL(str(folder / "lib.so")), x_batch, len(source))
+    try:
+        library = build_c(
+            folder, compiler, header, source, ("rows.c", _ROWS_LOOP), "lib.so", ("-fPIC", "-shared")
+        )
+    except ConversionError as exc:
+        return Row(FLOOR_C, f"failed: {exc}")
+    return _candidate(ctypes.CDLL(str(library)), x_batch, len(source))
 
 
 def _candidate(lib: ctypes.CDLL, x_batch: np.ndarray, size: int) -> Candidate:

@@ -42,8 +42,3 @@ def facts(info: ModelInfo) -> list[str]:
         f"houseprice {info.package_version}, exported {info.exported_at or '(unknown)'}.",
     ]
     return lines
-
-
-def json_literal(value: object) -> str:
-    """A JSON value as JavaScript source (JSON is a subset), or as a C string's contents."""
-    return json.dumps(value, ensure_ascii=True)

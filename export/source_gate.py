@@ -90,13 +90,29 @@ def c_forward(stack: ExitStack, header: bytes, source: bytes) -> Forward:
 def build_c_harness(folder: Path, compiler: list[str], header: bytes, source: bytes) -> Path:
     """The exported files and the harness compiled in ``folder`` with ``compiler`` (which may be
     a cross compiler, flags included): the harness binary."""
+    return build_c(folder, compiler, header, source, ("harness.c", _C_HARNESS), "harness")
+
+
+def build_c(
+    folder: Path,
+    compiler: list[str],
+    header: bytes,
+    source: bytes,
+    main: tuple[str, str],
+    output: str,
+    options: tuple[str, ...] = (),
+) -> Path:
+    """The exported files and ``main`` (file name, C text) compiled in ``folder`` into
+    ``output`` with C_FLAGS and ``options`` (``-shared`` for a library); ConversionError, naming
+    the first complaint, if they do not compile cleanly."""
     (folder / HEADER_NAME).write_bytes(header)
     (folder / SOURCE_NAME).write_bytes(source)
-    (folder / "harness.c").write_text(_C_HARNESS)
-    built = _run([*compiler, *C_FLAGS, "harness.c", SOURCE_NAME, "-lm", "-o", "harness"], folder)
+    (folder / main[0]).write_text(main[1])
+    command = [*compiler, *C_FLAGS, *options, main[0], SOURCE_NAME, "-lm", "-o", output]
+    built = _run(command, folder)
     if built.returncode != 0:
         raise ConversionError(f"the C export does not compile cleanly: {_first_line(built)}")
-    return folder / "harness"
+    return folder / output
 
 
 def run_c_harness(command: list[str], folder: Path, x: np.ndarray) -> np.ndarray:

@@ -6,8 +6,9 @@ ASGI middleware runs only once a request is whole:
   byte); a slow response is not cut, since the deadline ends when the request is whole;
 - idle connections: one that never sends a byte is closed after the keep-alive timeout, as uvicorn
   closes one idle between requests;
-- a per-client cap: at most ``max_connections_per_client`` open connections per client address in this process;
-  beyond it a new connection is closed at once, so one address cannot hold them all.
+- a per-client cap: at most ``max_connections_per_client`` open connections per client address
+  in this process; beyond it a new connection is closed at once, so one address cannot hold
+  them all.
 
 Each closure is counted in the server's metrics (``houseprice_connections_closed_total``)."""
 
