@@ -124,7 +124,7 @@ def _number(value: Any, where: str, coerce: bool) -> float:
         try:
             number = float(value)
         except OverflowError:
-            raise InputError(f"{where}: {_show_number(value)} is too large") from None
+            raise InputError(f"{where}: {show_number(value)} is too large") from None
     elif kind is str and coerce:
         try:
             number = float(value)
@@ -138,7 +138,7 @@ def _number(value: Any, where: str, coerce: bool) -> float:
     else:
         raise InputError(f"{where}: expected a number, got {_json_type(value)}")
     if not math.isfinite(number):
-        raise InputError(f"{where}: {_show_number(value)} is not a finite number")
+        raise InputError(f"{where}: {show_number(value)} is not a finite number")
     return number
 
 
@@ -155,8 +155,7 @@ def finite_float32(x: np.ndarray, schema: Schema, locate: Locate) -> np.ndarray:
     if bad.any():
         i, j = (int(v) for v in np.argwhere(bad)[0])
         raise InputError(
-            f"{locate(i)}: {schema.names[j]}: {_show_number(x[i, j])} is not a finite float32 "
-            "number"
+            f"{locate(i)}: {schema.names[j]}: {show_number(x[i, j])} is not a finite float32 number"
         )
     return x32
 
@@ -176,7 +175,7 @@ def show(text: str, limit: int = SHOW_CHARS) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def _show_number(value: Any) -> str:
+def show_number(value: Any) -> str:
     """A number as given, at most SHOW_CHARS characters (a 400-digit integer is not echoed)."""
     if type(value) is int and value.bit_length() > 128:
         return f"an integer of {len(str(abs(value)))} digits"

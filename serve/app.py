@@ -6,11 +6,9 @@ house gets the same price and the same error message here as from `hp-infer`.
 
 from __future__ import annotations
 
-import hmac
 import io
 import json
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,15 +21,21 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.infer import infer_stream
 from houseprice.runtime.readers import Format, wrap_text
+from houseprice.serve.bodies import cut_short, json_error, read_body, too_large
 from houseprice.serve.config import ServeConfig
+from houseprice.serve.endpoints import page_endpoints, v1_endpoints, v2_endpoints
 from houseprice.serve.errors import BODY, input_error_body
+from houseprice.serve.guard import Guard
 from houseprice.serve.metrics import Metrics
 from houseprice.serve.model import MARGIN, ModelHolder
+from houseprice.serve.oip import OpenInference, version_of
+from houseprice.serve.openapi import document
+from houseprice.serve.page import page
+from houseprice.serve.routes import RouteLabels, starlette_routes
 
 log = logging.getLogger("houseprice.serve")
 
@@ -48,8 +52,6 @@ MEDIA = {
     Format.csv: "text/csv",
 }
 WARNINGS_HEADER = "x-houseprice-warnings"  # JSON list of extrapolation warnings, if any
-OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
-ROUTES = ("/v1/predict", "/v1/model", "/v1/admin/reload", "/healthz", "/readyz", "/metrics")
 
 
 def create_app(
@@ -58,7 +60,7 @@ def create_app(
     *,
     multiprocess: bool,
     reloaded: Callable[[], None] = lambda: None,
-) -> Starlette:
+) -> Guard:
     """``reloaded`` runs after an admin-route reload swapped in a new model, to tell the other
     worker processes (each holds its own model)."""
     metrics = Metrics(multiprocess)
@@ -68,16 +70,16 @@ def create_app(
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         fmt = FORMATS.get(kind)
         if fmt is None:
-            return _error(
+            return json_error(
                 415,
                 f"unsupported Content-Type {kind or '(none)'!r}; send one of {', '.join(FORMATS)}",
             )
         try:
-            body = await _read_body(request, config.max_body)
+            body = await read_body(request, config.max_body)
         except ClientDisconnect:  # gone, or closed by the request deadline: no one to answer
-            return _error(408, "the request did not arrive whole")
+            return cut_short()
         if body is None:
-            return _error(413, f"body larger than {config.max_body:,} bytes")
+            return too_large(config.max_body)
         model = holder.current  # this request's model, whatever reloads happen meanwhile
         if fmt is Format.json:
             answer = model.one_house.answer(body)
@@ -121,30 +123,47 @@ def create_app(
     async def prometheus(request: Request) -> Response:
         return Response(metrics.text(), media_type=CONTENT_TYPE_LATEST)
 
-    middleware = []
-    if config.cors_origin:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=[config.cors_origin],
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
+    documents: dict[str, dict] = {}  # sha256 -> the OpenAPI document of that model
+
+    async def openapi(request: Request) -> Response:
+        model = holder.current
+        if model.sha256 not in documents:
+            documents.clear()
+            documents[model.sha256] = document(
+                table,
+                model.predictor.info,
+                token=config.token is not None,
+                path_values={"name": [config.model_name], "version": [version_of(model)]},
             )
-        )
+        return JSONResponse(documents[model.sha256])
+
+    v1 = {"predict": predict, "describe": describe, "reload": reload, "healthz": healthz}
+    v1 |= {"readyz": readyz, "metrics": prometheus}
+    table = [
+        *v1_endpoints(v1),
+        *v2_endpoints(OpenInference(holder, config, metrics)),
+        *page_endpoints(page, openapi),
+    ]
     app = Starlette(
-        routes=[
-            Route("/v1/predict", predict, methods=["POST"]),
-            Route("/v1/model", describe, methods=["GET"]),
-            Route("/v1/admin/reload", reload, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", prometheus, methods=["GET"]),
-        ],
-        middleware=middleware,
+        routes=starlette_routes(table),
+        middleware=_cors(config),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.reload = lambda: _reload(holder, metrics)
-    return _Guard(app, config.token, metrics)
+    return Guard(app, config.token, metrics, RouteLabels(table))
+
+
+def _cors(config: ServeConfig) -> list[Middleware]:
+    if not config.cors_origin:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=[config.cors_origin],
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type", "inference-header-content-length"],
+        )
+    ]
 
 
 def _price(predictor: Any, body: bytes, fmt: Format, coerce: bool) -> tuple[bytes, Any]:
@@ -176,24 +195,6 @@ def _reload(holder: ModelHolder, metrics: Metrics) -> tuple[dict[str, Any], int]
     return {"reloaded": True, "changed": True, "sha256": model.sha256}, 200
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it is known to exceed ``limit`` (never buffered whole)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    parts, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     names = {404: "no such route", 405: "method not allowed for this route"}
@@ -211,73 +212,3 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(
         {"error": "internal server error", "request_id": request_id}, status_code=500
     )
-
-
-class _Guard:
-    """ASGI wrapper: bearer-token check (constant-time) and per-request metrics."""
-
-    def __init__(self, app: Starlette, token: str | None, metrics: Metrics):
-        self.app, self.metrics = app, metrics
-        self.state = app.state
-        self._token = f"Bearer {token}".encode() if token else None
-        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        route = path if path in ROUTES else "other"
-        start, status = time.perf_counter(), [500]
-
-        async def sending(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            if self._token and path not in OPEN_ROUTES and not self._authorized(scope):
-                await _send_json(
-                    sending,
-                    401,
-                    {"error": "missing or wrong bearer token"},
-                    [(b"www-authenticate", b"Bearer")],
-                )
-            else:
-                await self.app(scope, receive, sending)
-        finally:
-            self._count(route, status[0], time.perf_counter() - start)
-
-    def _count(self, route: str, status: int, seconds: float) -> None:
-        # The labelled children, looked up once each: ``labels()`` costs more than ``inc()``.
-        key = (route, status)
-        children = self._children.get(key)
-        if children is None:
-            metrics = self.metrics
-            children = (
-                metrics.requests.labels(route=route, status=str(status)),
-                metrics.latency.labels(route=route),
-            )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
-
-    def _authorized(self, scope: dict) -> bool:
-        given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-        return hmac.compare_digest(given, self._token or b"")
-
-
-async def _send_json(send: Any, status: int, content: dict, headers: list) -> None:
-    body = json.dumps(content).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -43,59 +43,28 @@ EPILOG = (
 )
 
 
+# Every flag, with its argparse options; the defaults are ServeConfig's own.
+FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--model", {"type": Path, "default": defaults.MODEL, "help": "exported model: .onnx, .ort or .npz [%(default)s]"}),
+    ("--name", {"type": flags.model_name, "default": ServeConfig.model_name, "help": "the model's name in the /v2 (Open Inference Protocol) routes [%(default)s]"}),
+    ("--host", {"default": ServeConfig.host, "help": "address to bind [%(default)s: this machine only]"}),
+    ("--port", {"type": flags.port, "default": ServeConfig.port, "help": "port; 0 picks a free one [%(default)s]"}),
+    ("--workers", {"type": worker_count, "default": cpu_count(), "help": "server processes; each prices on one core [%(default)s: one per CPU]"}),
+    ("--token-file", {"type": Path, "help": "file holding a bearer token required on every route but the health checks"}),
+    ("--max-body", {"type": flags.size, "default": ServeConfig.max_body, "help": "largest request body, e.g. 16MB [16MB]"}),
+    ("--access-log", {"action": "store_true", "help": "log one line per request (off by default: it costs throughput; /metrics counts requests)"}),
+    ("--cors-origin", {"help": "allow this browser origin (no CORS headers without it)"}),
+    ("--request-timeout", {"type": flags.seconds, "default": ServeConfig.request_timeout, "help": "seconds for a request's head and body to arrive, from its first byte [%(default)s]"}),
+    ("--max-connections-per-client", {"type": flags.count, "default": ServeConfig.max_connections_per_client, "help": "open connections per client address and worker; 0: no cap, behind a proxy [%(default)s]"}),
+    ("--tls-cert", {"type": Path, "help": "PEM certificate (chain): serve HTTPS"}),
+    ("--tls-key", {"type": Path, "help": "PEM private key of --tls-cert"}),
+)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG)
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=defaults.MODEL,
-        help="exported model: .onnx, .ort or .npz [%(default)s]",
-    )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind [%(default)s: this machine only]"
-    )
-    parser.add_argument(
-        "--port", type=flags.port, default=8000, help="port; 0 picks a free one [%(default)s]"
-    )
-    parser.add_argument(
-        "--workers",
-        type=worker_count,
-        default=cpu_count(),
-        help="server processes; each prices on one core [%(default)s: one per CPU]",
-    )
-    parser.add_argument(
-        "--token-file",
-        type=Path,
-        help="file holding a bearer token required on every route but /healthz and /readyz",
-    )
-    parser.add_argument(
-        "--max-body",
-        type=flags.size,
-        default=16 * 1024**2,
-        help="largest request body, e.g. 16MB [16MB]",
-    )
-    parser.add_argument(
-        "--access-log",
-        action="store_true",
-        help="log one line per request (off by default: it costs throughput; /metrics counts requests)",
-    )
-    parser.add_argument(
-        "--cors-origin", help="allow this browser origin (no CORS headers without it)"
-    )
-    parser.add_argument(
-        "--request-timeout",
-        type=flags.seconds,
-        default=ServeConfig.request_timeout,
-        help="seconds for a request's head and body to arrive, from its first byte [%(default)s]",
-    )
-    parser.add_argument(
-        "--max-connections-per-client",
-        type=flags.count,
-        default=ServeConfig.max_connections_per_client,
-        help="open connections per client address and worker; 0: no cap, behind a proxy [%(default)s]",
-    )
-    parser.add_argument("--tls-cert", type=Path, help="PEM certificate (chain): serve HTTPS")
-    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    for flag, options in FLAGS:
+        parser.add_argument(flag, **options)
     return parser
 
 
@@ -126,6 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = ServeConfig(
         model=args.model,
+        model_name=args.name,
         host=args.host,
         port=args.port,
         token=_token(args.token_file),

@@ -13,6 +13,7 @@ class ServeConfig:
     model: Path = defaults.MODEL
     host: str = "127.0.0.1"  # loopback unless told otherwise
     port: int = 8000
+    model_name: str = "houseprice"  # the model's name in the Open Inference Protocol's /v2 routes
     token: str | None = None  # bearer token for every route but /healthz and /readyz
     max_body: int = 16 * 1024 * 1024  # bytes; larger bodies get 413 unread
     cors_origin: str | None = None  # no CORS headers at all unless given

@@ -45,3 +45,15 @@ def count(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a count (0 or more)")
     return int(text)
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def model_name(text: str) -> str:
+    """A name that goes in a URL path as it is (/v2/models/NAME), as Triton's model names do."""
+    if not _NAME.match(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a model name (letters, digits, '_', '.', '-'; at most 64)"
+        )
+    return text

@@ -31,6 +31,7 @@ class LoadedModel:
     sha256: str
     path: Path
     one_house: OneHouseJson  # the hot path of a single-object request, built once per model
+    ranges: RangeCheck  # the extrapolation bounds; `fresh()` gives a request its own counts
 
     def describe(self) -> dict[str, Any]:
         """What `hp-infer --describe` shows, as JSON."""
@@ -75,6 +76,7 @@ def _prove(predictor: Predictor, path: Path) -> LoadedModel:
         hashlib.sha256(predictor.model_bytes).hexdigest(),
         path,
         OneHouseJson(predictor, ranges.lower, ranges.upper),
+        ranges,
     )
 
 

@@ -1,11 +1,11 @@
 #!/bin/sh
 # The Debian packages the tests run the exports with: gcc and node for the parity gate of the C
 # and JS formats, a cross compiler and qemu-user for armhf, arm-none-eabi for a Cortex-M4F,
-# Chromium for the ES module in a browser. Installed when missing (as root); otherwise the one
-# command to run is printed and this fails.
+# Chromium for the ES module in a browser, ChromeDriver for hp-serve's pricing page. Installed
+# when missing (as root); otherwise the one command to run is printed and this fails.
 set -eu
 packages="gcc binutils file gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
-gcc-arm-none-eabi libnewlib-arm-none-eabi chromium openssl"
+gcc-arm-none-eabi libnewlib-arm-none-eabi chromium chromium-driver openssl"
 missing=""
 for package in $packages; do
     dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -55,3 +55,18 @@ def test_the_throughput_ratio_pairs_each_round():
         ]
     ]
     assert paired_ratio(runs, 32) == 0.95
+
+
+def test_the_v2_route_is_judged_against_v1_in_the_same_rounds():
+    from houseprice.bench.serve import infer_request
+
+    rows = [("hp-serve", 1000), ("hp-serve /v2", 850), ("reference", 1000)]
+    runs = [WrkRun(name, c, rps, 1, 2, 0) for c in (1, 32) for name, rps in rows]
+    runs += [WrkRun("hp-serve", 32, 1000, 1, 2, 0), WrkRun("hp-serve /v2", 32, 700, 1, 2, 0)]
+    runs += [WrkRun("reference", 32, 1000, 1, 2, 0)]
+    verdicts = {t["id"]: (round(t["measured"], 6), t["met"]) for t in summarize(runs)["targets"]}
+    assert verdicts["serve_v2_vs_v1_c32"] == (0.775, False)  # the median of 0.85 and 0.7
+    assert "hp-serve /v2 c=32" in format_serve(summarize(runs))
+    assert infer_request({"A": 1, "B": 2.5}) == {
+        "inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 2], "data": [1, 2.5]}]
+    }

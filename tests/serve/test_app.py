@@ -12,10 +12,12 @@ import shutil
 
 import pytest
 
-from houseprice.serve.app import _Guard, _server_error, create_app
+from houseprice.serve.app import _server_error, create_app
 from houseprice.serve.config import ServeConfig
+from houseprice.serve.guard import Guard
 from houseprice.serve.metrics import Metrics
 from houseprice.serve.model import ModelHolder, load_model
+from houseprice.serve.routes import Endpoint, RouteLabels
 from tests.runtime.model_files import info, sum_model
 
 
@@ -59,7 +61,14 @@ def test_a_request_that_fails_before_answering_is_counted_as_500():
 
     metrics = Metrics(multiprocess=False)
     with pytest.raises(RuntimeError):
-        asyncio.run(_Guard(Broken(), None, metrics)({"type": "http", "path": "/v1/predict"}, 0, 0))
+        asyncio.run(
+            Guard(
+                Broken(),
+                None,
+                metrics,
+                RouteLabels([Endpoint("/v1/predict", "POST", None, "", {})]),
+            )({"type": "http", "path": "/v1/predict"}, 0, 0)
+        )
     count = metrics.requests.labels(route="/v1/predict", status="500")
     assert count._value.get() == 1
 

@@ -1,0 +1,334 @@
+"""serve/oip_tensors.py alone: every way an infer request can be wrong is one ProtocolError that
+names it, and the answer's bytes are exactly what the protocol and tritonclient expect."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from houseprice.core.errors import InputError
+from houseprice.runtime.validate import Schema
+from houseprice.serve.oip_tensors import (
+    InferRequest,
+    ProtocolError,
+    answer_head,
+    decode_request,
+    encode_answer,
+    float32_rows,
+)
+
+SCHEMA = Schema(("A", "B", "C"))
+ROWS = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.5]]
+
+
+def _body(**fields) -> bytes:
+    features = {"name": "features", "datatype": "FP32", "shape": [2, 3], "data": ROWS}
+    features |= fields.pop("features", {})
+    return json.dumps({"inputs": [features], **fields}).encode()
+
+
+def _decode(body: bytes, header_length: str | None = None):
+    return decode_request(body, header_length, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [ROWS, [v for row in ROWS for v in row], [[1, 2, 3], [4, 5, 6.5]]],
+    ids=["nested", "flat", "integers"],
+)
+def test_json_data_flat_or_nested_gives_the_rows(data):
+    request = _decode(_body(id="r7", features={"data": data}))
+    assert request.id == "r7" and request.binary_output is False
+    assert request.rows == [v for row in ROWS for v in row] and request.shape == (2, 3)
+
+
+@pytest.mark.parametrize("datatype", ["FP32", "FP64"])
+def test_binary_data_follows_the_header(datatype):
+    dtype = "<f4" if datatype == "FP32" else "<f8"
+    raw = np.array(ROWS, dtype=dtype).tobytes()
+    fields = {"datatype": datatype, "parameters": {"binary_data_size": len(raw)}}
+    header = _body(features=fields)
+    header = header.replace(b', "data": ' + json.dumps(ROWS).encode(), b"")
+    request = _decode(header + raw, str(len(header)))
+    assert request.rows.tolist() == ROWS and request.rows.dtype == np.dtype(dtype)
+
+
+def test_a_request_without_id_has_none():
+    assert _decode(_body()).id is None
+
+
+@pytest.mark.parametrize(
+    ("parameters", "outputs", "binary"),
+    [
+        (None, None, False),
+        ({"binary_data_output": True}, None, True),
+        ({"binary_data_output": True}, [{"name": "price"}], True),
+        (
+            {"binary_data_output": True},
+            [{"name": "price", "parameters": {"binary_data": False}}],
+            False,
+        ),
+        (None, [{"name": "price", "parameters": {"binary_data": True}}], True),
+        (None, [{"name": "price"}], False),
+    ],
+)
+def test_the_output_is_binary_when_asked_the_outputs_own_flag_first(parameters, outputs, binary):
+    fields = {} if parameters is None else {"parameters": parameters}
+    if outputs is not None:
+        fields["outputs"] = outputs
+    assert _decode(_body(**fields)).binary_output is binary
+
+
+FEATURES = "the model takes one input, features (FP32, shape [-1, 3]: A, B, C)"
+
+
+@pytest.mark.parametrize(
+    ("body", "header_length", "message"),
+    [
+        (b"{", None, "the request is not valid JSON: Expecting property name"),
+        (b"\xff\xfe\x00", None, "the request is not UTF-8 JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, None, "the request is not valid JSON: nested too deeply"),
+        (b"[]", None, "the request must be a JSON object with an inputs list"),
+        (b"{}", None, f"no inputs list; {FEATURES}"),
+        (b'{"inputs": []}', None, f"no inputs list; {FEATURES}"),
+        (b'{"inputs": [1]}', None, f"every input must be an object with a name; {FEATURES}"),
+        (b'{"inputs": [{"name": "x"}]}', None, f"unknown input 'x'; {FEATURES}"),
+        (
+            _body(features={"datatype": "INT64"}),
+            None,
+            "datatype 'INT64' is not supported; send FP32 or FP64",
+        ),
+        (_body(features={"datatype": None}), None, "datatype missing is not supported"),
+        (_body(features={"datatype": ["FP32"]}), None, "datatype missing is not supported"),
+        (
+            b'{"inputs": [{"name": "features"}, 1]}',
+            None,
+            "every input must be an object with a name",
+        ),
+        (
+            _body(features={"shape": [2, 4]}),
+            None,
+            "shape [2, 4] does not fit the model, which takes [n, 3] with n >= 1",
+        ),
+        (_body(features={"shape": [0, 3], "data": []}), None, "shape [0, 3] does not fit"),
+        (_body(features={"shape": [6]}), None, "shape [6] does not fit"),
+        (_body(features={"shape": [2, True]}), None, "shape [2, true] does not fit"),
+        (_body(features={"shape": "2x3"}), None, "shape missing does not fit"),
+        (_body(features={"data": None}), None, "no data (a list of numbers, flat or nested)"),
+        (
+            _body(features={"data": [1, 2, 3]}),
+            None,
+            "3 values do not match shape [2, 3] (6 values, row-major)",
+        ),
+        (
+            _body(features={"data": [[1, 2, 3], [4, 5]]}),
+            None,
+            "nested data does not match shape [2, 3]",
+        ),
+        (_body(features={"data": [[1, 2, 3]]}), None, "nested data does not match shape [2, 3]"),
+        (_body(features={"data": [[1, 2, 3], 4]}), None, "nested data does not match shape [2, 3]"),
+        (
+            _body(features={"data": [1, 2, 3, 4, "5", None]}),
+            None,
+            "input features: house 1: B: expected a number, got a string",
+        ),
+        (
+            _body(features={"data": [1, 2, 3, 4, 5, None]}),
+            None,
+            "input features: house 1: C: expected a number, got null",
+        ),
+        (
+            _body(features={"data": [1, True, 3, 4, 5, 6]}),
+            None,
+            "input features: house 0: B: expected a number, got a boolean",
+        ),
+        (
+            _body(features={"data": [[1, 2, [3]], [4, 5, 6]]}),
+            None,
+            "house 0: C: expected a number, got an array",
+        ),
+        (_body(id=7), None, "id must be a string"),
+        (_body(parameters=[]), None, "parameters must be an object"),
+        (
+            _body(parameters={"binary_data_output": "yes"}),
+            None,
+            "binary_data_output must be true or false",
+        ),
+        (_body(outputs={}), None, "outputs must be a list; the model gives one output, price"),
+        (
+            _body(outputs=[{"name": "cost"}]),
+            None,
+            "unknown output 'cost'; the model gives one output, price",
+        ),
+        (_body(outputs=[{}]), None, "unknown output without a name"),
+        (
+            _body(outputs=[{"name": "price", "parameters": 1}]),
+            None,
+            "output price: parameters must be an object",
+        ),
+        (
+            _body(outputs=[{"name": "price", "parameters": {"class_count": 2}}]),
+            None,
+            "classification is not supported",
+        ),
+        (
+            _body(outputs=[{"name": "price", "parameters": {"binary_data": 1}}]),
+            None,
+            "binary_data must be true or false",
+        ),
+        (_body(features={"parameters": 5}), None, "input features: parameters must be an object"),
+        (
+            _body(),
+            "x",
+            "Inference-Header-Content-Length 'x' must be a whole number from 1 to the body's length",
+        ),
+        (_body(), "0", "must be a whole number from 1"),
+        (_body(), "100000", "must be a whole number from 1"),
+        (_body() + b"\0" * 4, None, "the request is not valid JSON: Extra data"),
+    ],
+)
+def test_every_protocol_mistake_is_named(body, header_length, message):
+    with pytest.raises(ProtocolError) as caught:
+        _decode(body, header_length)
+    assert message in str(caught.value)
+
+
+def test_two_features_inputs_are_refused():
+    body = json.loads(_body())
+    body["inputs"] *= 2
+    with pytest.raises(ProtocolError, match="input features given 2 times"):
+        _decode(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize(
+    ("size", "extra", "message"),
+    [
+        (
+            24,
+            b"\0" * 24,
+            "binary_data_size '24' does not fit shape [2, 3] of 4-byte values (24 bytes)",
+        ),
+        ("24", b"\0" * 24, "binary_data_size '24' does not fit"),
+        (23, b"\0" * 24, "binary_data_size '23' does not fit"),
+        (24, b"\0" * 20, "binary_data_size is 24 bytes, but 20 follow the header"),
+    ],
+)
+def test_binary_sizes_must_agree(size, extra, message):
+    raw = np.array(ROWS, dtype="<f4").tobytes()
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "features",
+                    "datatype": "FP32",
+                    "shape": [2, 3],
+                    "parameters": {"binary_data_size": size},
+                }
+            ]
+        }
+    ).encode()
+    if size == 24 and len(extra) == 24:  # the only case that fits: no error expected
+        assert _decode(header + raw, str(len(header))).rows.tolist() == ROWS
+        header = header.replace(b"FP32", b"FP64")  # now 48 bytes are needed
+        message = message.replace("4-byte values (24", "8-byte values (48")
+    with pytest.raises(ProtocolError) as caught:
+        _decode(header + extra, str(len(header)))
+    assert message in str(caught.value)
+
+
+def test_binary_data_and_json_data_together_are_refused():
+    body = _body(features={"parameters": {"binary_data_size": 24}})
+    with pytest.raises(ProtocolError, match="give data or binary_data_size, not both"):
+        _decode(body + b"\0" * 24, str(len(body)))
+
+
+def test_binary_bytes_without_a_binary_input_are_refused():
+    body = _body()
+    with pytest.raises(
+        ProtocolError, match="4 bytes of binary data follow the header, but no input"
+    ):
+        _decode(body + b"\0" * 4, str(len(body)))
+
+
+HEAD = answer_head("houseprice", "abc", "7")
+
+
+def test_a_json_answer_gives_each_price_as_its_shortest_float32_text():
+    prices = np.array([22.31097, 1e20, 0.1], dtype=np.float32)
+    body, headers = encode_answer(HEAD, None, prices, binary=False)
+    assert headers == {}
+    assert body == (
+        b'{"model_name":"houseprice","model_version":"abc","id":"7","outputs":[{"name":"price",'
+        b'"datatype":"FP32","shape":[3],"data":[22.31097,1e+20,0.1]}]}'
+    )
+    assert (
+        np.array(json.loads(body)["outputs"][0]["data"], dtype=np.float32).tolist()
+        == prices.tolist()
+    )
+
+
+def test_a_binary_answer_is_the_header_then_little_endian_float32():
+    prices = np.array([22.31097, 3.5], dtype=np.float32)
+    body, headers = encode_answer(HEAD, {"warnings": "[]"}, prices, binary=True)
+    size = int(headers["Inference-Header-Content-Length"])
+    head = json.loads(body[:size])
+    assert head["parameters"] == {"warnings": "[]"} and head["id"] == "7"
+    assert head["outputs"] == [
+        {"name": "price", "datatype": "FP32", "shape": [2], "parameters": {"binary_data_size": 8}}
+    ]
+    assert np.frombuffer(body[size:], dtype="<f4").tolist() == prices.tolist()
+
+
+def _rows(values, shape=(1, 3)):
+    return float32_rows(InferRequest(None, values, shape, False), SCHEMA, lambda i: f"house {i}")
+
+
+@given(
+    st.lists(
+        st.floats(width=64, allow_nan=False, allow_infinity=False, min_value=-3e38, max_value=3e38)
+        | st.integers(-(2**100), 2**100),
+        min_size=3,
+        max_size=3,
+    )
+)
+def test_few_values_round_to_float32_exactly_as_numpys_cast(values):
+    few = _rows(values)
+    many = _rows(values * 30, (30, 3))  # 90 values: the numpy path
+    assert (
+        few.dtype == np.float32
+        and few.tolist() == np.array([values], dtype=np.float64).astype(np.float32).tolist()
+    )
+    assert many.tolist() == [few[0].tolist()] * 30
+
+
+@pytest.mark.parametrize("repeat", [1, 30], ids=["few", "many"])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (float("nan"), "house 0: B: nan is not a finite float32 number"),
+        (float("-inf"), "house 0: B: -inf is not a finite float32 number"),
+        (1e39, "house 0: B: 1e+39 is not a finite float32 number"),
+        (10**50, "house 0: B: 1e+50 is not a finite float32 number"),
+        (10**400, "house 0: B: an integer of 401 digits is too large"),
+    ],
+)
+def test_the_first_value_float32_cannot_hold_is_named(bad, message, repeat):
+    with pytest.raises(InputError) as caught:
+        _rows([1.0, bad, 2.0] * repeat, (repeat, 3))
+    assert str(caught.value) == message
+
+
+def test_binary_rows_are_checked_too():
+    rows = np.array([[1, 2, 3], [4, np.inf, 6]], dtype="<f4")
+    with pytest.raises(InputError, match=r"^house 1: B: inf is not a finite float32 number$"):
+        _rows(rows, (2, 3))
+    assert _rows(rows[:1], (1, 3)).tolist() == [[1, 2, 3]]
+
+
+def test_the_head_is_json_of_name_version_and_id():
+    assert answer_head("h", "v", None) == '"model_name":"h","model_version":"v"'
+    assert answer_head("h", "v", 'q"1') == '"model_name":"h","model_version":"v","id":"q\\"1"'
