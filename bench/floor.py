@@ -87,11 +87,13 @@ def _arithmetic(weights: dict[str, np.ndarray], n_logged: int, log_target: bool)
     order = weights["select"][:-1].argmax(axis=1)
     w1, b1 = weights["w1t"][:-1].copy(), weights["w1t"][-1]  # the ones column's row is the bias
     w2, b2 = weights["w2"][0], weights["b2"][0]
+    zeros = np.zeros((BLOCK_ROWS, len(w2)), np.float32)  # numpy's maximum is ~4x faster so
 
     def forward(x: np.ndarray) -> np.ndarray:
         z = x[:, order]
         z[:, :n_logged] = np.log1p(np.maximum(z[:, :n_logged], 0))
-        y = np.maximum(z @ w1 + b1, 0) @ w2 + b2
+        hidden = z @ w1 + b1
+        y = np.maximum(hidden, zeros[: len(hidden)], out=hidden) @ w2 + b2
         return np.exp(y) if log_target else y
 
     return forward

@@ -64,4 +64,10 @@ def _numpy_engine(model_bytes: bytes, source: str) -> Engine:
             f"{source}: weights for {model.n_features} features, but its metadata lists "
             f"{info.n_features}"
         )
-    return Engine("numpy", info, model.signature(), model.runner(), block_rows=NUMPY_BLOCK_ROWS)
+    return Engine(
+        "numpy",
+        info,
+        model.signature(),
+        model.runner(NUMPY_BLOCK_ROWS),
+        block_rows=NUMPY_BLOCK_ROWS,
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -67,22 +68,36 @@ class NpzModel:
             "outputs": [{"name": OUTPUT_NAME, "type": "tensor(float)", "shape": ["batch"]}],
         }
 
-    def runner(self) -> Callable[[np.ndarray], np.ndarray]:
+    def runner(self, block_rows: int) -> Callable[[np.ndarray], np.ndarray]:
         """x (n, F) float32 -> prices (n,) float32: few numpy calls for a few rows, the bias
-        as a ones column for many (adding it to a (rows, H) product costs as much as the ReLU)."""
+        as a ones column for many (adding it to a (rows, H) product costs as much as the ReLU).
+        Blocks of up to ``block_rows`` rows take their maxima (the ReLU, the log's floor) against
+        a block of the bound: numpy's maximum with an array is ~4x faster than with a scalar
+        (measured: numpy 2.4, 1,024 x 500 float32, 44 against 167 us), with the same values."""
         order, k, w1, w2, b2 = self.order, self.n_logged, self.w1, self.w2, self.b2
         width, log_target = len(order), self.log_target
         logged, raw = order[:k].copy(), order[k:].copy()
         w1_features, b1 = np.ascontiguousarray(w1[:width]), w1[width].copy()
+        zeros = np.zeros((block_rows, w1.shape[1]), np.float32)
+        ones = np.ones((block_rows, k), np.float32)
+
+        def at_least(values: np.ndarray, bound: np.ndarray, fill: float) -> np.ndarray:
+            """max(values, fill) in place, against a block of the fill value when one fits."""
+            rows = len(values)
+            return np.maximum(values, bound[:rows] if rows <= block_rows else fill, out=values)
+
+        def relu(hidden: np.ndarray) -> np.ndarray:
+            return at_least(hidden, zeros, 0.0)
 
         def few(x: np.ndarray) -> np.ndarray:
             z = x[:, order]
             if k:
                 part = z[:, :k]
-                np.log(np.maximum(part + 1.0, 1.0), out=part)
+                part += 1.0
+                np.log(at_least(part, ones, 1.0), out=part)
             hidden = np.dot(z, w1_features)
             hidden += b1
-            y = np.dot(np.maximum(hidden, 0.0, out=hidden), w2)
+            y = np.dot(relu(hidden), w2)
             y += b2
             return np.exp(y, out=y) if log_target else y
 
@@ -91,17 +106,33 @@ class NpzModel:
             if k:  # on a contiguous copy: numpy's log is vectorized only there
                 part = x[:, logged]
                 part += 1.0
-                np.maximum(part, 1.0, out=part)
-                z[:, :k] = np.log(part, out=part)
+                z[:, :k] = np.log(at_least(part, ones, 1.0), out=part)
             z[:, k:width] = x[:, raw]
             z[:, width] = 1.0
             hidden = np.dot(z, w1)
-            y = np.dot(np.maximum(hidden, 0.0, out=hidden), w2)
+            y = np.dot(relu(hidden), w2)
             y += b2
             return np.exp(y, out=y) if log_target else y
 
+        logged_columns, raw_columns = logged.tolist(), raw.tolist()
+        w1_row, zero_row, bias = np.ascontiguousarray(w1), zeros[0], float(b2[0])
+
+        def one(x: np.ndarray) -> np.ndarray:
+            """One house, its scalar steps in Python (numpy's per-call cost is most of the work
+            for 13 values): log(max(z + 1, 1)) and the last bias and exp in float64, each
+            rounded to float32 once. Within float32 rounding of `few` (tested), ~1.5 us faster."""
+            v = x[0].tolist()
+            logs = [math.log(v[j] + 1.0) if v[j] > 0.0 else 0.0 for j in logged_columns]
+            z = np.array([*logs, *[v[j] for j in raw_columns], 1.0], np.float32)
+            hidden = np.dot(z, w1_row)
+            y = float(np.dot(np.maximum(hidden, zero_row, out=hidden), w2)) + bias
+            if log_target:  # min keeps a NaN (min(nan, c) is nan); beyond float32 is inf
+                y = math.exp(min(y, _EXP_LIMIT))
+            return np.array([y], np.float32)
+
         def run(x: np.ndarray) -> np.ndarray:
-            return few(x) if len(x) <= _FEW_ROWS else many(x)
+            rows = len(x)
+            return one(x) if rows == 1 else few(x) if rows <= _FEW_ROWS else many(x)
 
         return run
 
@@ -109,6 +140,7 @@ class NpzModel:
 # Below this many rows the per-call overhead of building z with a ones column outweighs the
 # bias addition it saves (measured: docs/performance.md, the numpy rows of hp-bench).
 _FEW_ROWS = 64
+_EXP_LIMIT = 709.0  # math.exp raises above ~709.78; exp(709) is already inf in float32
 
 
 def to_bytes(model: NpzModel) -> bytes:

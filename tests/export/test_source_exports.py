@@ -256,7 +256,7 @@ def test_any_width_compiles_and_agrees_with_the_numpy_engine(width, logged):
         b2=np.array([3.0], dtype=np.float32),
     )
     rows = rng.uniform(0, 5, (64, width)).astype(np.float32)
-    wanted = model.runner()(rows)
+    wanted = model.runner(len(rows))(rows)
     with ExitStack() as stack:
         found_c = c_forward(stack, *export_c(model, info))(rows)
         found_js = js_forward(stack, export_js(model, info))(rows)

@@ -9,6 +9,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.predictor import Predictor
@@ -187,3 +189,41 @@ def test_an_overflowing_house_is_one_line_and_no_numpy_warning(exported):
             "hp-infer", "-", "--format", "jsonl", "--model", str(exported.npz), input=body
         )
         infer_fails(result, 1, "the model gives no finite price")
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_the_one_house_path_is_the_few_rows_arithmetic_within_float32_rounding(
+    npz_runner, npz_ranges, data
+):
+    """Houses up to a span beyond the training range on either side (the range the ONNX parity
+    bound holds on); one row takes the scalar path, two rows numpy throughout."""
+    row = [
+        data.draw(st.floats(lo - (hi - lo), hi + (hi - lo)) | st.just(lo)) for lo, hi in npz_ranges
+    ]
+    x = np.array([row], np.float32)
+    one, few = npz_runner(x), npz_runner(np.repeat(x, 2, axis=0))[:1]
+    assert one.dtype == np.float32 and one.shape == (1,)
+    np.testing.assert_allclose(one, few, rtol=2e-6, atol=0)
+
+
+@pytest.fixture(scope="module")
+def npz_ranges(exported):
+    info = Predictor.load(exported.npz).info
+    return list(zip(info.feature_min, info.feature_max, strict=True))
+
+
+@pytest.fixture(scope="module")
+def npz_runner(exported):
+    from houseprice.runtime.npz_model import from_bytes
+
+    return from_bytes(exported.npz.read_bytes(), "m").runner(1024)
+
+
+def test_the_one_house_path_keeps_a_non_finite_price_non_finite(npz_runner):
+    """Overflow in float32 comes out inf or NaN (which one depends on the summation order, as
+    between engines); either is refused, and neither may become a finite price."""
+    for value in (3e38, -3e38):
+        x = np.full((1, 13), value, np.float32)
+        assert not np.isfinite(npz_runner(x)[0])
+        assert not np.isfinite(npz_runner(np.repeat(x, 2, axis=0))[0])
