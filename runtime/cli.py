@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from houseprice.core import defaults
 from houseprice.core.cli import (
@@ -74,6 +74,21 @@ def _number(kind: type, low: float, what: str):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _flags() -> tuple[tuple[tuple[str, ...], dict[str, Any]], ...]:
+    """Every flag but --version, with its argparse options."""
+    return (
+        (("input",), {"nargs": "?", "metavar": "INPUT", "help": "houses to price: a file path, or - for stdin"}),
+        (("-m", "--model"), {"type": Path, "default": defaults.MODEL, "help": "exported model: .onnx, .ort or .npz [%(default)s]"}),
+        (("--format",), {"dest": "fmt", "choices": ("json", "jsonl", "csv"), "help": "input format; default: detected from the name and content"}),
+        (("-o", "--output"), {"help": "write prices to this file (atomically) instead of stdout; - for stdout"}),
+        (("--coerce",), {"action": "store_true", "help": 'accept numbers written as JSON strings, like "0.5"'}),
+        (("--margin",), {"type": _number(float, 0.0, "a number"), "default": defaults.MARGIN, "help": "warn when a value lies beyond the training range by more than this share of it [%(default)s]"}),
+        (("--threads",), {"type": _number(int, 1, "a whole number"), "default": 1, "help": "onnxruntime intra-op threads, at most one per CPU [%(default)s]"}),
+        (("-j", "--jobs"), {"type": _number(int, 0, "a whole number"), "default": 0, "help": "processes for JSON Lines inputs longer than one chunk (16,384 lines), at most one per CPU and per chunk; 0: one per CPU [%(default)s]"}),
+        (("--describe",), {"action": "store_true", "help": "print the model's metadata (features, ranges, metrics) and exit"}),
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
@@ -81,54 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "input", nargs="?", metavar="INPUT", help="houses to price: a file path, or - for stdin"
-    )
-    parser.add_argument(
-        "-m",
-        "--model",
-        type=Path,
-        default=defaults.MODEL,
-        help="exported model: .onnx, .ort or .npz [%(default)s]",
-    )
-    parser.add_argument(
-        "--format",
-        dest="fmt",
-        choices=("json", "jsonl", "csv"),
-        help="input format; default: detected from the name and content",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        help="write prices to this file (atomically) instead of stdout; - for stdout",
-    )
-    parser.add_argument(
-        "--coerce", action="store_true", help='accept numbers written as JSON strings, like "0.5"'
-    )
-    parser.add_argument(
-        "--margin",
-        type=_number(float, 0.0, "a number"),
-        default=defaults.MARGIN,
-        help="warn when a value lies beyond the training range by more than this share of it [%(default)s]",
-    )
-    parser.add_argument(
-        "--threads",
-        type=_number(int, 1, "a whole number"),
-        default=1,
-        help="onnxruntime intra-op threads, at most one per CPU [%(default)s]",
-    )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=_number(int, 0, "a whole number"),
-        default=0,
-        help="processes for JSON Lines inputs longer than one chunk (16,384 lines), at most one per CPU and per chunk; 0: one per CPU [%(default)s]",
-    )
-    parser.add_argument(
-        "--describe",
-        action="store_true",
-        help="print the model's metadata (features, ranges, metrics) and exit",
-    )
+    for names, options in _flags():
+        parser.add_argument(*names, **options)
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     return parser
 

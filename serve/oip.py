@@ -38,6 +38,7 @@ from houseprice.serve.oip_tensors import (
 SERVER_NAME = "hp-serve"
 EXTENSIONS = ("binary_tensor_data",)
 BINARY = "application/octet-stream"
+_HEADER_LENGTH = HEADER_LENGTH.encode()
 
 
 def version_of(model: LoadedModel) -> str:
@@ -58,9 +59,6 @@ def _infer_headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
         elif key == _HEADER_LENGTH:
             length = value.decode("latin-1")
     return encoding, length
-
-
-_HEADER_LENGTH = HEADER_LENGTH.encode()
 
 
 class OpenInference:

@@ -62,6 +62,13 @@ TARGETS = {
         "tests/serve/test_server.py",
     ),
     "serve/errors.py": ("tests/serve/test_requests.py", "tests/serve/test_server.py"),
+    "serve/guard.py": (
+        "tests/serve/test_app.py",
+        "tests/serve/test_requests.py",
+        "tests/serve/test_server.py",
+    ),
+    "serve/oip_tensors.py": ("tests/serve/test_oip_tensors.py", "tests/serve/test_oip.py"),
+    "serve/oip.py": ("tests/serve/test_oip.py", "tests/serve/test_openapi.py"),
 }
 PACKAGE_OF = {"runtime": "houseprice.runtime", "serve": "houseprice.serve"}
 
