@@ -34,8 +34,9 @@ def run_load(
     deadline_s: float = 60.0,
     headers: dict[str, str] | None = None,
     during: Callable[[], None] | None = None,
+    path: str = "/v1/predict",
 ) -> LoadResult:
-    """POST ``body`` to /v1/predict ``requests`` times; ``check(status, answer)`` returns what is
+    """POST ``body`` to ``path`` ``requests`` times; ``check(status, answer)`` returns what is
     wrong with an answer, or None. ``during`` runs once, a quarter of the way in."""
     result, lock = LoadResult(), threading.Lock()
     remaining = [requests]
@@ -56,7 +57,7 @@ def run_load(
         connection = http.client.HTTPConnection(host, port, timeout=10)
         while take():
             try:
-                connection.request("POST", "/v1/predict", body, send_headers)
+                connection.request("POST", path, body, send_headers)
                 answer = connection.getresponse()
                 status, data = answer.status, answer.read()
             except (OSError, http.client.HTTPException) as exc:

@@ -82,20 +82,50 @@ def test_load_with_reloads_of_a_bad_then_a_good_model(model, tmp_path):
         assert server.price(HOUSE) == pytest.approx(new, rel=1e-6)
 
 
+def _v2_price_is(price: float):
+    def check(status: int, body: bytes) -> str | None:
+        if status != 200:
+            return f"status {status}: {body[:100]!r}"
+        (got,) = json.loads(body)["outputs"][0]["data"]
+        return None if abs(got - price) <= 1e-5 * abs(price) else f"price {got}"
+
+    return check
+
+
+V2_INFER = "/v2/models/houseprice/infer"
+V2_HOUSE = json.dumps(
+    {
+        "inputs": [
+            {
+                "name": "features",
+                "datatype": "FP32",
+                "shape": [1, 13],
+                "data": list(json.loads(HOUSE).values()),
+            }
+        ]
+    }
+).encode()
+
+
 @pytest.mark.slow
-def test_sigterm_under_load_finishes_requests_in_flight(model, tmp_path):
+@pytest.mark.parametrize("route", ["/v1/predict", V2_INFER])
+def test_sigterm_under_load_finishes_requests_in_flight(model, tmp_path, route):
     with serving(model, "--workers", "2") as server:
         host, port = _address(server)
         price = server.price(HOUSE)
+        body, check = (
+            (HOUSE, _price_is(price)) if route != V2_INFER else (V2_HOUSE, _v2_price_is(price))
+        )
         stopped = run_load(
             host,
             port,
-            HOUSE,
-            _price_is(price),
+            body,
+            check,
             requests=6_000,
             connections=16,
             deadline_s=30,
             during=lambda: server.process.send_signal(signal.SIGTERM),
+            path=route,
         )
         server.process.wait(timeout=40)
     # Every answer that came was whole and right; after the stop, connections are refused or

@@ -31,7 +31,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-"$python" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$work" "$repo"
+# The wheel is built from a copy of the files git knows, so the build writes nothing into the tree.
+mkdir "$work/src"
+git -C "$repo" ls-files -z --cached --others --exclude-standard |
+    tar -C "$repo" --null --ignore-failed-read -T - -cf - | tar -C "$work/src" -xf -
+"$python" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$work" "$work/src"
 rm -rf "$root/opt/hp" && mkdir -p "$root/opt/hp/lib"
 "$python" -m zipfile -e "$work"/houseprice-*.whl "$root/opt/hp/lib"
 cp "$models/model.npz" "$repo/examples/houses.jsonl" "$root/opt/hp/"

@@ -67,8 +67,16 @@ TARGETS = {
         "tests/serve/test_requests.py",
         "tests/serve/test_server.py",
     ),
-    "serve/oip_tensors.py": ("tests/serve/test_oip_tensors.py", "tests/serve/test_oip.py"),
-    "serve/oip.py": ("tests/serve/test_oip.py", "tests/serve/test_openapi.py"),
+    "serve/oip_tensors.py": (
+        "tests/serve/test_oip_tensors.py",
+        "tests/serve/test_oip_answers.py",
+        "tests/serve/test_oip.py",
+    ),
+    "serve/oip.py": (
+        "tests/serve/test_oip.py",
+        "tests/serve/test_oip_refusals.py",
+        "tests/serve/test_openapi.py",
+    ),
 }
 PACKAGE_OF = {"runtime": "houseprice.runtime", "serve": "houseprice.serve"}
 
