@@ -27,6 +27,7 @@ _NUMBER_TYPES = frozenset({int, float})
 _INT = {int}
 _COMPACT = (",", ":")  # as Starlette's JSONResponse writes every other answer
 _FEW = 64  # values checked in Python rather than numpy
+_SHOWN = 40  # characters of a client's shape echoed in an error
 _F64 = 2**1024  # integers from here on do not fit a float64
 
 
@@ -140,9 +141,10 @@ def _shape(features: dict[str, Any], schema: Schema) -> tuple[int, int]:
         or shape[1] != schema.width
     ):
         shown = json.dumps(shape) if type(shape) is list else "missing"
+        shown = shown if len(shown) <= _SHOWN else shown[:_SHOWN] + "..."
         raise ProtocolError(
-            f"input {INPUT_NAME}: shape {shown[:40]} does not fit the model, which takes "
-            f"[n, {schema.width}] with n >= 1 houses ({_describe(schema)})"
+            f"input {INPUT_NAME}: shape {shown} does not fit the model, which takes "
+            f"[n, {schema.width}] (n >= 1 houses of {schema.describe()})"
         )
     return shape[0], shape[1]
 

@@ -3,6 +3,7 @@ file beside it, and the Open Inference Protocol tests' server, client and helper
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 
@@ -74,3 +75,25 @@ def refusal(client, tensors, **kwargs) -> tuple[str, str]:
     with pytest.raises(InferenceServerException) as caught:
         client.infer("houseprice", tensors, headers=auth(), **kwargs)
     return caught.value.status(), caught.value.message()
+
+
+def asgi(app, method: str, path: str, body: bytes = b"", headers=None, *, disconnect=False):
+    """One request through an ASGI app in process: (status, headers, body). ``disconnect``: the
+    client goes before its body arrives (as when the request deadline closes the connection)."""
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode()}
+    scope |= {"headers": raw, "query_string": b"", "http_version": "1.1", "scheme": "http"}
+    scope |= {"server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if disconnect:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], dict(sent[0]["headers"]), answer

@@ -75,12 +75,23 @@ def test_few_values_round_to_float32_exactly_as_numpys_cast(values):
         (1e39, "house 0: B: 1e+39 is not a finite float32 number"),
         (10**50, "house 0: B: 1e+50 is not a finite float32 number"),
         (10**400, "house 0: B: an integer of 401 digits is too large"),
+        (2**1024, "house 0: B: an integer of 309 digits is too large"),  # float64's first miss
+        (-(2**1024), "house 0: B: an integer of 309 digits is too large"),
     ],
 )
-def test_the_first_value_float32_cannot_hold_is_named(bad, message, repeat):
+@pytest.mark.parametrize("neighbours", [(1.0, 2.0), (1, 2)], ids=["floats", "ints"])
+def test_the_first_value_float32_cannot_hold_is_named(bad, message, repeat, neighbours):
     with pytest.raises(InputError) as caught:
-        _rows([1.0, bad, 2.0] * repeat, (repeat, 3))
+        _rows([neighbours[0], bad, neighbours[1]] * repeat, (repeat, 3))
     assert str(caught.value) == message
+
+
+def test_the_largest_integer_float64_holds_is_refused_as_beyond_float32():
+    largest = int(np.finfo(np.float64).max)  # 2**1024 - 2**971: fits a float64, not a float32
+    with pytest.raises(
+        InputError, match=r"^house 0: A: 1.79769\S* is not a finite float32 number$"
+    ):
+        _rows([largest, 1, 2])
 
 
 def test_binary_rows_are_checked_too():

@@ -77,117 +77,70 @@ def test_the_output_is_binary_when_asked_the_outputs_own_flag_first(parameters, 
 
 
 FEATURES = "the model takes one input, features (FP32, shape [-1, 3]: A, B, C)"
+SHAPE = "does not fit the model, which takes [n, 3] (n >= 1 houses of A, B, C)"
+DATATYPE = "is not supported; send FP32 or FP64"
+OUTPUT = "the model gives one output, price"
+LENGTH = "must be a whole number from 1 to the body's length (115)"  # _body() is 115 bytes
+F = "input features"
 
 
 @pytest.mark.parametrize(
     ("body", "header_length", "message"),
     [
-        (b"{", None, "the request is not valid JSON: Expecting property name"),
+        (b"{", None, "the request is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
         (b"\xff\xfe\x00", None, "the request is not UTF-8 JSON"),
         (b"[" * 100_000 + b"]" * 100_000, None, "the request is not valid JSON: nested too deeply"),
         (b"[]", None, "the request must be a JSON object with an inputs list"),
         (b"{}", None, f"no inputs list; {FEATURES}"),
         (b'{"inputs": []}', None, f"no inputs list; {FEATURES}"),
         (b'{"inputs": [1]}', None, f"every input must be an object with a name; {FEATURES}"),
+        (b'{"inputs": [{"name": "features"}, 1]}', None, f"every input must be an object with a name; {FEATURES}"),
         (b'{"inputs": [{"name": "x"}]}', None, f"unknown input 'x'; {FEATURES}"),
-        (
-            _body(features={"datatype": "INT64"}),
-            None,
-            "datatype 'INT64' is not supported; send FP32 or FP64",
-        ),
-        (_body(features={"datatype": None}), None, "datatype missing is not supported"),
-        (_body(features={"datatype": ["FP32"]}), None, "datatype missing is not supported"),
-        (
-            b'{"inputs": [{"name": "features"}, 1]}',
-            None,
-            "every input must be an object with a name",
-        ),
-        (
-            _body(features={"shape": [2, 4]}),
-            None,
-            "shape [2, 4] does not fit the model, which takes [n, 3] with n >= 1",
-        ),
-        (_body(features={"shape": [0, 3], "data": []}), None, "shape [0, 3] does not fit"),
-        (_body(features={"shape": [6]}), None, "shape [6] does not fit"),
-        (_body(features={"shape": [2, True]}), None, "shape [2, true] does not fit"),
-        (_body(features={"shape": "2x3"}), None, "shape missing does not fit"),
-        (_body(features={"data": None}), None, "no data (a list of numbers, flat or nested)"),
-        (
-            _body(features={"data": [1, 2, 3]}),
-            None,
-            "3 values do not match shape [2, 3] (6 values, row-major)",
-        ),
-        (
-            _body(features={"data": [[1, 2, 3], [4, 5]]}),
-            None,
-            "nested data does not match shape [2, 3]",
-        ),
-        (_body(features={"data": [[1, 2, 3]]}), None, "nested data does not match shape [2, 3]"),
-        (_body(features={"data": [[1, 2, 3], 4]}), None, "nested data does not match shape [2, 3]"),
-        (
-            _body(features={"data": [1, 2, 3, 4, "5", None]}),
-            None,
-            "input features: house 1: B: expected a number, got a string",
-        ),
-        (
-            _body(features={"data": [1, 2, 3, 4, 5, None]}),
-            None,
-            "input features: house 1: C: expected a number, got null",
-        ),
-        (
-            _body(features={"data": [1, True, 3, 4, 5, 6]}),
-            None,
-            "input features: house 0: B: expected a number, got a boolean",
-        ),
-        (
-            _body(features={"data": [[1, 2, [3]], [4, 5, 6]]}),
-            None,
-            "house 0: C: expected a number, got an array",
-        ),
+        (_body(features={"datatype": "INT64"}), None, f"{F}: datatype 'INT64' {DATATYPE}"),
+        (_body(features={"datatype": None}), None, f"{F}: datatype missing {DATATYPE}"),
+        (_body(features={"datatype": ["FP32"]}), None, f"{F}: datatype missing {DATATYPE}"),
+        (_body(features={"shape": [2, 4]}), None, f"{F}: shape [2, 4] {SHAPE}"),
+        (_body(features={"shape": [0, 3], "data": []}), None, f"{F}: shape [0, 3] {SHAPE}"),
+        (_body(features={"shape": [6]}), None, f"{F}: shape [6] {SHAPE}"),
+        (_body(features={"shape": [2, True]}), None, f"{F}: shape [2, true] {SHAPE}"),
+        (_body(features={"shape": "2x3"}), None, f"{F}: shape missing {SHAPE}"),
+        (_body(features={"shape": [10**34, 4]}), None, f"{F}: shape [{10**34}, 4] {SHAPE}"),  # 40 characters
+        (_body(features={"shape": [10**35, 4]}), None, f"{F}: shape [{10**35}, 4... {SHAPE}"),  # 41: cut to 40
+        (_body(features={"data": None}), None, f"{F}: no data (a list of numbers, flat or nested)"),
+        (_body(features={"data": [1, 2, 3]}), None, f"{F}: 3 values do not match shape [2, 3] (6 values, row-major)"),
+        (_body(features={"data": [[1, 2, 3], [4, 5]]}), None, f"{F}: nested data does not match shape [2, 3]"),
+        (_body(features={"data": [[1, 2, 3]]}), None, f"{F}: nested data does not match shape [2, 3]"),
+        (_body(features={"data": [[1, 2, 3], 4]}), None, f"{F}: nested data does not match shape [2, 3]"),
+        (_body(features={"data": [1, 2, 3, 4, "5", None]}), None, f"{F}: house 1: B: expected a number, got a string"),
+        (_body(features={"data": [1, 2, 3, 4, 5, None]}), None, f"{F}: house 1: C: expected a number, got null"),
+        (_body(features={"data": [1, True, 3, 4, 5, 6]}), None, f"{F}: house 0: B: expected a number, got a boolean"),
+        (_body(features={"data": [[1, 2, [3]], [4, 5, 6]]}), None, f"{F}: house 0: C: expected a number, got an array"),
+        (_body(features={"data": [1, 2, 3, {}, 5, 6]}), None, f"{F}: house 1: A: expected a number, got an object"),
         (_body(id=7), None, "id must be a string"),
         (_body(parameters=[]), None, "parameters must be an object"),
-        (
-            _body(parameters={"binary_data_output": "yes"}),
-            None,
-            "binary_data_output must be true or false",
-        ),
-        (_body(outputs={}), None, "outputs must be a list; the model gives one output, price"),
-        (
-            _body(outputs=[{"name": "cost"}]),
-            None,
-            "unknown output 'cost'; the model gives one output, price",
-        ),
-        (_body(outputs=[{}]), None, "unknown output without a name"),
-        (
-            _body(outputs=[{"name": "price", "parameters": 1}]),
-            None,
-            "output price: parameters must be an object",
-        ),
-        (
-            _body(outputs=[{"name": "price", "parameters": {"class_count": 2}}]),
-            None,
-            "classification is not supported",
-        ),
-        (
-            _body(outputs=[{"name": "price", "parameters": {"binary_data": 1}}]),
-            None,
-            "binary_data must be true or false",
-        ),
-        (_body(features={"parameters": 5}), None, "input features: parameters must be an object"),
-        (
-            _body(),
-            "x",
-            "Inference-Header-Content-Length 'x' must be a whole number from 1 to the body's length",
-        ),
-        (_body(), "0", "must be a whole number from 1"),
-        (_body(), "100000", "must be a whole number from 1"),
-        (_body() + b"\0" * 4, None, "the request is not valid JSON: Extra data"),
+        (_body(parameters={"binary_data_output": "yes"}), None, "binary_data_output must be true or false"),
+        (_body(outputs={}), None, f"outputs must be a list; {OUTPUT}"),
+        (_body(outputs=[{"name": "cost"}]), None, f"unknown output 'cost'; {OUTPUT}"),
+        (_body(outputs=[{}]), None, f"unknown output without a name; {OUTPUT}"),
+        (_body(outputs=[{"name": "price", "parameters": 1}]), None, "output price: parameters must be an object"),
+        (_body(outputs=[{"name": "price", "parameters": {"class_count": 2}}]), None, "output price: classification is not supported"),
+        (_body(outputs=[{"name": "price", "parameters": {"binary_data": 1}}]), None, "binary_data must be true or false"),
+        (_body(features={"parameters": 5}), None, f"{F}: parameters must be an object"),
+        (_body(), "x", f"Inference-Header-Content-Length 'x' {LENGTH}"),
+        (_body(), "0", f"Inference-Header-Content-Length '0' {LENGTH}"),
+        (_body(), "116", f"Inference-Header-Content-Length '116' {LENGTH}"),
+        (_body() + b"\0" * 4, None, "the request is not valid JSON: Extra data: line 1 column 116 (char 115)"),
+        (b"1" + _body(), "1", "the request must be a JSON object with an inputs list"),
     ],
-)
+)  # fmt: skip
 def test_every_protocol_mistake_is_named(body, header_length, message):
     with pytest.raises(ProtocolError) as caught:
         _decode(body, header_length)
-    assert message in str(caught.value)
+    assert str(caught.value) == message
+
+
+def test_a_header_length_of_the_whole_body_is_json_alone():
+    assert _decode(_body(), "115").rows == [v for row in ROWS for v in row]
 
 
 def test_two_features_inputs_are_refused():

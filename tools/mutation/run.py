@@ -58,8 +58,10 @@ TARGETS = {
     "runtime/one_house.py": (f"{_R}one_house.py", "tests/serve/test_server.py"),
     "serve/app.py": (
         "tests/serve/test_app.py",
+        "tests/serve/test_oip_handlers.py",
         "tests/serve/test_requests.py",
         "tests/serve/test_server.py",
+        "tests/serve/test_openapi.py",
     ),
     "serve/errors.py": ("tests/serve/test_requests.py", "tests/serve/test_server.py"),
     "serve/guard.py": (
@@ -73,6 +75,7 @@ TARGETS = {
         "tests/serve/test_oip.py",
     ),
     "serve/oip.py": (
+        "tests/serve/test_oip_handlers.py",
         "tests/serve/test_oip.py",
         "tests/serve/test_oip_refusals.py",
         "tests/serve/test_openapi.py",
