@@ -154,7 +154,7 @@ class OpenInference:
                     break
             else:
                 return []
-        elif not ((x < ranges.lower) | (x > ranges.upper)).any():
+        elif not (np.any(x < ranges.lower) or np.any(x > ranges.upper)):
             return []
         check = ranges.fresh()
         check.update(x, _locate)

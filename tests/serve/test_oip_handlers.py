@@ -58,6 +58,15 @@ def test_warnings_start_just_beyond_the_margin(app, rows, value, warned):
         ]
 
 
+def test_a_house_with_every_feature_out_of_range_gets_every_warning(app):
+    warnings = _warnings(_infer(app, [[-5.0, 50.0, 99.0]]))
+    assert [w.split(" outside")[0] for w in warnings] == [
+        "1 house(s) have CRIM",
+        "1 house(s) have ZN",
+        "1 house(s) have INDUS",
+    ]
+
+
 def test_only_the_second_house_out_of_range_is_named(app):
     (warning,) = _warnings(_infer(app, [[5.0, 5.0, 5.0], [5.0, 50.0, 5.0]]))
     assert (
