@@ -20,6 +20,16 @@ from typing import BinaryIO
 from houseprice.core.errors import OutputError
 
 
+def unreadable(file: Path, exc: OSError, *, missing: str, kind: str) -> str:
+    """The one line for a file that cannot be read: ``missing`` says what to do when it is not
+    there, ``kind`` what a directory given in its place is not ("a model file")."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{file}: {missing}"
+    if isinstance(exc, IsADirectoryError):
+        return f"{file}: is a directory, not {kind}"
+    return f"{file}: cannot read ({exc.strerror})"
+
+
 def check_destination(path: str | os.PathLike[str]) -> Path:
     """The destination as a Path, or OutputError if a file there could never be replaced by ours:
     an empty name, a name ending in a separator, or anything but a regular file (a directory, a

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from houseprice.core.files import unreadable
+
 BOSTON_COLUMNS = (
     "CRIM",
     "ZN",
@@ -112,12 +114,9 @@ def load_dataset(path: str | Path | None = None, target: str = DEFAULT_TARGET) -
 def _read_bytes(file: Path) -> bytes:
     try:
         return file.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{file}: is a directory, not a data file") from None
     except OSError as exc:
-        raise DataError(f"{file}: cannot read ({exc.strerror})") from None
+        message = unreadable(file, exc, missing="no such file", kind="a data file")
+        raise DataError(message) from None
 
 
 def _decode(raw: bytes, file: Path) -> str:

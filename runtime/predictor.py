@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from houseprice.core.errors import InputError, ModelError
+from houseprice.core.files import unreadable
 from houseprice.runtime.contract import OUTPUT_NAME, ModelInfo
 from houseprice.runtime.engines import open_engine
 from houseprice.runtime.file_versions import oldest_onnxruntime
@@ -62,12 +63,9 @@ class Predictor:
                 head = handle.read(HEAD_BYTES)
                 model_kind(head, size, str(file))
                 data = head + handle.read()
-        except FileNotFoundError:
-            raise ModelError(f"{file}: no model there; export one with `hp-export`") from None
-        except IsADirectoryError:
-            raise ModelError(f"{file}: is a directory, not a model file") from None
         except OSError as exc:
-            raise ModelError(f"{file}: cannot read ({exc.strerror})") from None
+            missing = "no model there; export one with `hp-export`"
+            raise ModelError(unreadable(file, exc, missing=missing, kind="a model file")) from None
         return cls(data, threads=threads, source=str(file))
 
     @property

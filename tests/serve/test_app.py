@@ -19,25 +19,13 @@ from houseprice.serve.metrics import Metrics
 from houseprice.serve.model import ModelHolder, load_model
 from houseprice.serve.routes import Endpoint, RouteLabels
 from tests.runtime.model_files import info, sum_model
+from tests.serve.conftest import asgi
 
 
 def _call(app, method: str, path: str, headers: dict[str, str] | None = None):
-    """One request through an ASGI app: (status, parsed JSON body)."""
-    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode()}
-    scope |= {"headers": raw, "query_string": b"", "http_version": "1.1", "scheme": "http"}
-    scope |= {"server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": ""}
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], json.loads(body)
+    """One request through the app in process: (status, parsed JSON body)."""
+    status, _, body = asgi(app, method, path, headers=headers)
+    return status, json.loads(body)
 
 
 def test_a_fault_of_ours_is_a_500_with_an_id_found_in_the_log(caplog):
