@@ -111,19 +111,33 @@ def _commit_all(targets: list[Path], commits: list[Callable[[], None]]) -> None:
 
 
 def _keep_aside(target: Path) -> Path | None:
+    """A second name for the file at ``target`` (None if there is none), unique to this call: two
+    writers replacing the same set at once each keep and restore their own."""
+    import secrets
     import shutil
 
     if not target.exists():
         return None
-    aside = target.with_name(f".{target.name}.previous")
-    aside.unlink(missing_ok=True)
-    try:
-        os.link(target, aside)
-    except OSError:  # no hard links here, or the file refuses them: a copy does the same
+    while True:
+        aside = target.with_name(f".{target.name}.{secrets.token_hex(4)}.previous")
         try:
-            shutil.copy2(target, aside)
-        except OSError as exc:
-            raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+            os.link(target, aside)
+            return aside
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here, or the file refuses them: a copy does the same
+            break
+    try:
+        copy = open(aside, "xb")  # noqa: SIM115 (closed below; removed if the copy fails)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with copy, open(target, "rb") as original:
+            shutil.copyfileobj(original, copy)
+        shutil.copystat(target, aside)
+    except OSError as exc:
+        aside.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     return aside
 
 

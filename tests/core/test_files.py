@@ -81,3 +81,48 @@ def test_the_replaced_file_keeps_its_mode(tmp_path):
     target.chmod(0o600)
     atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"new" and (target.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_set_keeps_its_own_previous_files_and_leaves_others_alone(tmp_path):
+    """Another writer's kept-aside copy (a second export into the same folder at the same time)
+    is neither removed nor taken for ours; ours are gone once the whole set is in place."""
+    from houseprice.core.files import atomic_write_many
+
+    first, second = tmp_path / "a.bin", tmp_path / "b.bin"
+    first.write_bytes(b"old a")
+    theirs = tmp_path / ".a.bin.previous"
+    theirs.write_bytes(b"another writer's a")
+    atomic_write_many({first: b"new a", second: b"new b"})
+    assert first.read_bytes() == b"new a" and second.read_bytes() == b"new b"
+    assert theirs.read_bytes() == b"another writer's a"
+    assert sorted(os.listdir(tmp_path)) == [".a.bin.previous", "a.bin", "b.bin"]
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["hard-link", "copy"])
+def test_a_failed_rename_puts_the_replaced_files_back(tmp_path, monkeypatch, links):
+    from houseprice.core import files
+    from houseprice.core.errors import OutputError
+
+    if not links:  # a file system without hard links: the replaced file is kept as a copy
+
+        def no_links(source, destination):
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_links)
+    paths = [tmp_path / name for name in ("a.bin", "b.bin", "c.bin")]
+    paths[0].write_bytes(b"old a")
+    paths[2].write_bytes(b"old c")
+    paths[0].chmod(0o640)
+    replace = files._replace
+
+    def fail_on_c(tmp, target):
+        if target.name == "c.bin":
+            raise OutputError(f"cannot write {target}: No space left on device")
+        replace(tmp, target)
+
+    monkeypatch.setattr(files, "_replace", fail_on_c)
+    with pytest.raises(OutputError, match=r"c\.bin: No space left"):
+        files.atomic_write_many(dict(zip(paths, (b"new a", b"new b", b"new c"), strict=True)))
+    assert paths[0].read_bytes() == b"old a" and (paths[0].stat().st_mode & 0o777) == 0o640
+    assert paths[2].read_bytes() == b"old c"
+    assert sorted(os.listdir(tmp_path)) == ["a.bin", "c.bin"]  # b.bin had no file before
