@@ -227,3 +227,18 @@ def test_the_one_house_path_keeps_a_non_finite_price_non_finite(npz_runner):
         x = np.full((1, 13), value, np.float32)
         assert not np.isfinite(npz_runner(x)[0])
         assert not np.isfinite(npz_runner(np.repeat(x, 2, axis=0))[0])
+
+
+@pytest.mark.parametrize("rows", [1, 2, 2000])  # the one-house, few-rows and many-rows paths
+def test_an_overflowing_house_is_refused_when_warnings_are_errors(pair, rows):
+    """A caller that turns warnings into errors (pytest's `-W error`, a strict test suite) gets
+    the same refusal as anyone else, not numpy's RuntimeWarning from inside the arithmetic."""
+    import warnings
+
+    onnx, npz = pair
+    x = np.full((rows, npz.info.n_features), 3e38, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for predictor in (onnx, npz):
+            with pytest.raises(InputError, match="the model gives no finite price"):
+                predictor.predict_array(x)
