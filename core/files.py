@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from houseprice.core.errors import OutputError
+from houseprice.core.reading import FileTooLargeError, NotRegularFileError
 
 
 def unreadable(file: Path, exc: OSError, *, missing: str, kind: str) -> str:
@@ -27,6 +28,10 @@ def unreadable(file: Path, exc: OSError, *, missing: str, kind: str) -> str:
         return f"{file}: {missing}"
     if isinstance(exc, IsADirectoryError):
         return f"{file}: is a directory, not {kind}"
+    if isinstance(exc, NotRegularFileError):  # strerror says what it is: "a FIFO"
+        return f"{file}: is {exc.strerror}, not {kind}"
+    if isinstance(exc, FileTooLargeError):
+        return f"{file}: {exc.strerror}, too large for {kind}"
     return f"{file}: cannot read ({exc.strerror})"
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from houseprice.core.files import unreadable
+from houseprice.core.reading import open_regular
 
 BOSTON_COLUMNS = (
     "CRIM",
@@ -113,7 +114,8 @@ def load_dataset(path: str | Path | None = None, target: str = DEFAULT_TARGET) -
 
 def _read_bytes(file: Path) -> bytes:
     try:
-        return file.read_bytes()
+        with open_regular(file) as handle:  # not a FIFO or device: those block or never end
+            return handle.read()
     except OSError as exc:
         message = unreadable(file, exc, missing="no such file", kind="a data file")
         raise DataError(message) from None

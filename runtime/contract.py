@@ -80,8 +80,8 @@ class ModelInfo:
         try:
             info = cls(
                 feature_names=tuple(_json(props, "feature_names", list)),
-                feature_min=tuple(float(v) for v in _json(props, "feature_min", list)),
-                feature_max=tuple(float(v) for v in _json(props, "feature_max", list)),
+                feature_min=_numbers(props, "feature_min"),
+                feature_max=_numbers(props, "feature_max"),
                 target_name=props[PREFIX + "target_name"],
                 target_unit=props.get(PREFIX + "target_unit", ""),
                 data_sha256=props.get(PREFIX + "data_sha256", ""),
@@ -122,6 +122,20 @@ class ModelInfo:
             if not (math.isfinite(low) and math.isfinite(high) and low <= high):
                 return f"training range of {name} is [{low}, {high}]"
         return None
+
+
+def _numbers(props: Mapping[str, str], key: str) -> tuple[float, ...]:
+    """A JSON list of numbers as floats: ValueError for a string, a bool, or an integer beyond
+    float64 (JSON has no limit: ``10**400`` parses, and float() of it overflows)."""
+    numbers = []
+    for value in _json(props, key, list):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{key} holds {str(value)[:40]!r}, not a number")
+        try:
+            numbers.append(float(value))
+        except OverflowError:
+            raise ValueError(f"{key} holds an integer beyond the float range") from None
+    return tuple(numbers)
 
 
 def _json(props: Mapping[str, str], key: str, kind: type, default: str | None = None) -> Any:

@@ -15,7 +15,6 @@ import io
 import json
 import math
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from houseprice.core.errors import ModelError
 from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME
-from houseprice.runtime.model_file import MAX_MODEL_BYTES
+from houseprice.runtime.npz_archive import read_members
 
 # A house far outside the training range overflows float32 on the way (the price is then refused
 # as non-finite, as with onnxruntime); numpy would also print a RuntimeWarning for it. This filter
@@ -33,17 +32,6 @@ from houseprice.runtime.model_file import MAX_MODEL_BYTES
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 
 FORMAT = "houseprice-npz/1"
-# member -> (dtype kind, number of dimensions)
-MEMBERS = {
-    "format": ("U", 0),
-    "metadata": ("U", 0),
-    "order": ("i", 1),
-    "n_logged": ("i", 0),
-    "log_target": ("b", 0),
-    "w1": ("f", 2),
-    "w2": ("f", 1),
-    "b2": ("f", 1),
-}
 
 
 @dataclass(frozen=True)
@@ -170,7 +158,7 @@ def to_bytes(model: NpzModel) -> bytes:
 
 def from_bytes(data: bytes, source: str) -> NpzModel:
     """Read and check an archive: ModelError naming what is wrong, never numpy's own error."""
-    arrays = _members(data, source)
+    arrays = read_members(data, source)
     if str(arrays["format"]) != FORMAT:
         raise ModelError(
             f"{source}: a numpy archive of format {str(arrays['format'])[:40]!r}, "
@@ -178,6 +166,8 @@ def from_bytes(data: bytes, source: str) -> NpzModel:
         )
     try:
         metadata = json.loads(str(arrays["metadata"]))
+    except RecursionError:
+        raise ModelError(f"{source}: damaged model archive: metadata nested too deeply") from None
     except ValueError:
         raise ModelError(f"{source}: damaged model archive: metadata is not JSON") from None
     if not isinstance(metadata, dict) or not all(
@@ -197,35 +187,6 @@ def from_bytes(data: bytes, source: str) -> NpzModel:
     if problem:
         raise ModelError(f"{source}: damaged model archive: {problem}")
     return model
-
-
-def _members(data: bytes, source: str) -> dict[str, np.ndarray]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
-        names = {info.filename.removesuffix(".npy") for info in infos}
-        if names != set(MEMBERS):
-            missing = sorted(set(MEMBERS) - names)
-            extra = sorted(names - set(MEMBERS))
-            what = f"no {missing[0]}" if missing else f"an unknown member {extra[0][:40]!r}"
-            raise ModelError(f"{source}: not a houseprice model archive ({what})")
-        if sum(info.file_size for info in infos) > MAX_MODEL_BYTES:
-            raise ModelError(f"{source}: model archive unpacks to more than 2 GiB")
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in MEMBERS}
-    except ModelError:
-        raise
-    except Exception as exc:  # zipfile and numpy raise many types for a damaged archive
-        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise ModelError(f"{source}: damaged model archive ({detail})") from None
-    for name, (kind, ndim) in MEMBERS.items():
-        array = arrays[name]
-        if array.dtype.kind != kind or array.ndim != ndim:
-            raise ModelError(
-                f"{source}: damaged model archive: {name} is {array.dtype} with "
-                f"{array.ndim} dimensions, expected kind {kind!r} with {ndim}"
-            )
-    return arrays
 
 
 def _problem(model: NpzModel) -> str | None:

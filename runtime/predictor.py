@@ -12,6 +12,7 @@ import numpy as np
 
 from houseprice.core.errors import InputError, ModelError
 from houseprice.core.files import unreadable
+from houseprice.core.reading import open_regular
 from houseprice.runtime.contract import OUTPUT_NAME, ModelInfo
 from houseprice.runtime.engines import open_engine
 from houseprice.runtime.file_versions import oldest_onnxruntime
@@ -52,12 +53,26 @@ class Predictor:
         self._block_rows = engine.block_rows
         self.schema = Schema(self.info.feature_names)
         self._one_house = OneHouse(self.schema)
+        self._smoke_test()
+
+    def _smoke_test(self) -> None:
+        """Refuse at load a model that cannot price the house in the middle of every training
+        range (weights of 3e38 load as finite, then fail every house as if it were the input's
+        fault)."""
+        low, high = np.asarray(self.info.feature_min), np.asarray(self.info.feature_max)
+        middle = ((low + high) / 2).astype(np.float32)[None, :]
+        prices = self._checked(self._run(middle), 1)
+        if not _all_finite(prices):
+            raise ModelError(
+                f"{self.source}: gives no finite price for the house in the middle of its "
+                "training ranges (damaged weights?)"
+            )
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> Predictor:
         file = Path(path)
         try:
-            with open(file, "rb") as handle:
+            with open_regular(file) as handle:  # a FIFO or device would block or never end
                 size = file_size(handle)
                 # Look before reading it all: a 2 GB file of zeros fails here, in microseconds.
                 head = handle.read(HEAD_BYTES)

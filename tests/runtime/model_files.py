@@ -24,8 +24,9 @@ def sum_model(
 
     ``output`` bends the output contract: "sum" keeps it (float32, [batch]); "column" gives
     [batch, 1]; "int64" casts the prices to integers; "twice" returns 2 * batch prices while
-    declaring [batch]; "nan" and "inf" keep the contract but price every house NaN (sqrt of a
-    negative) or infinity (1 / 0)."""
+    declaring [batch]; "nan" and "inf" keep the contract but price NaN or infinity every house
+    whose features sum beyond 0.75 * width (the middle of ranges [0, 1] prices finite, so the file
+    passes the Predictor's smoke prediction: houses of 1.0 are the ones it fails)."""
     nodes = [helper.make_node("ReduceSum", ["features", "axes"], ["s"], keepdims=0)]
     out_type, out_shape = TensorProto.FLOAT, ["batch"]
     if output == "sum":
@@ -38,17 +39,15 @@ def sum_model(
         out_type = TensorProto.INT64
     elif output == "twice":
         nodes.append(helper.make_node("Concat", ["s", "s"], ["price"], axis=0))
-    elif output in ("nan", "inf"):
+    elif output == "nan":  # sqrt(edge - s): NaN beyond the edge, finite in the middle
+        nodes += [helper.make_node("Sub", ["edge", "s"], ["d"])]
+        nodes.append(helper.make_node("Sqrt", ["d"], ["price"]))
+    elif output == "inf":  # exp(1000 (s - edge)): infinite beyond the edge, 0 in the middle
         nodes += [
-            helper.make_node("Abs", ["s"], ["a"]),
-            helper.make_node("Neg", ["a"], ["n"]),
-            helper.make_node("Sub", ["n", "one"], ["m"]),
+            helper.make_node("Sub", ["s", "edge"], ["d"]),
+            helper.make_node("Mul", ["d", "thousand"], ["m"]),
+            helper.make_node("Exp", ["m"], ["price"]),
         ]
-        last = helper.make_node("Sqrt", ["m"], ["price"])  # sqrt(-|s| - 1): NaN
-        if output == "inf":
-            nodes.append(helper.make_node("Mul", ["a", "zero"], ["z"]))
-            last = helper.make_node("Div", ["one", "z"], ["price"])  # 1 / (0 * |s|): +inf
-        nodes.append(last)
     else:
         raise ValueError(output)
     graph = helper.make_graph(
@@ -58,8 +57,8 @@ def sum_model(
         [helper.make_tensor_value_info("price", out_type, out_shape)],
         [
             helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
-            helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
-            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+            helper.make_tensor("edge", TensorProto.FLOAT, [], [0.75 * width]),
+            helper.make_tensor("thousand", TensorProto.FLOAT, [], [1000.0]),
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])

@@ -255,7 +255,7 @@ def test_hostile_models_fail_fast_with_nothing_on_stdout(tmp_path):
     )
     twice = sum_model(tmp_path / "twice.onnx", 13, info().to_metadata(), output="twice")
     _fails(
-        run_cli("hp-infer", HOUSES, "--model", str(twice)), 3, "for 10 houses, expected one price"
+        run_cli("hp-infer", HOUSES, "--model", str(twice)), 3, "for 1 houses, expected one price"
     )
     names = {**info().to_metadata(), "houseprice.feature_names": json.dumps(["CRIM"] * 13)}
     dup = sum_model(tmp_path / "dup.onnx", 13, names)

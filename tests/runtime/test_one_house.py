@@ -132,7 +132,7 @@ def _fast_for(predictor: Predictor) -> OneHouseJson:
 @pytest.mark.parametrize("output", ["nan", "inf"])
 def test_a_model_that_gives_no_finite_price_sends_the_house_to_the_general_path(tmp_path, output):
     predictor = _models(tmp_path, 13, output)
-    house = dict.fromkeys(predictor.feature_names, 0.5)  # in range: the model itself is at fault
+    house = dict.fromkeys(predictor.feature_names, 1.0)  # in range: the model itself is at fault
     assert _fast_for(predictor).answer(json.dumps(house).encode()) is None
     with pytest.raises(InputError, match=rf"^house: the model gives no finite price \({output}\)"):
         predictor.predict(house)

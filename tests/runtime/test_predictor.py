@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from pathlib import Path
@@ -157,11 +158,25 @@ def test_the_output_contract_is_checked_at_load(tmp_path, output, problem):
         Predictor.load(path)
 
 
-def test_a_model_giving_two_prices_per_house_is_refused_when_run(tmp_path):
+def test_a_model_giving_two_prices_per_house_is_refused_at_load(tmp_path):
     path = sum_model(tmp_path / "m.onnx", 13, info().to_metadata(), output="twice")
-    predictor = Predictor.load(path)  # it declares [batch]: only running it shows otherwise
-    with pytest.raises(ModelError, match=r"has shape \(6,\) for 3 houses"):
-        predictor.predict_array(np.zeros((3, 13), dtype=np.float32))
+    # it declares [batch]: only running it (the smoke prediction) shows otherwise
+    with pytest.raises(ModelError, match=r"has shape \(2,\) for 1 houses"):
+        Predictor.load(path)
+
+
+@pytest.mark.parametrize("output", ["nan", "inf"])
+def test_a_model_that_cannot_price_the_middle_of_its_ranges_is_refused_at_load(tmp_path, output):
+    path = sum_model(tmp_path / "m.onnx", 13, info().to_metadata(), output=output)
+    predictor = Predictor.load(path)  # the middle house prices finite: the file loads
+    with pytest.raises(InputError, match="the model gives no finite price"):
+        predictor.predict_array(np.ones((1, 13), np.float32))
+    metadata = info().to_metadata()
+    metadata["houseprice.feature_min"] = json.dumps([1.0] * 13)
+    metadata["houseprice.feature_max"] = json.dumps([2.0] * 13)
+    far = sum_model(tmp_path / "far.onnx", 13, metadata, output=output)
+    with pytest.raises(ModelError, match="no finite price for the house in the middle"):
+        Predictor.load(far)
 
 
 def test_a_non_finite_price_is_never_returned(tmp_path):
