@@ -10,7 +10,7 @@ async def read_body(request: Request, limit: int) -> bytes | None:
     """The body, or None as soon as it is known to exceed ``limit`` (never buffered whole).
     Raises ClientDisconnect when the client goes (or the request deadline closes it)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     parts, size = [], 0
     async for chunk in request.stream():

@@ -43,11 +43,13 @@ EPILOG = (
 )
 
 
+MAX_TOKEN_BYTES = 4096
+
 # Every flag, with its argparse options; the defaults are ServeConfig's own.
 FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--model", {"type": Path, "default": defaults.MODEL, "help": "exported model: .onnx, .ort or .npz [%(default)s]"}),
     ("--name", {"type": flags.model_name, "default": ServeConfig.model_name, "help": "the model's name in the /v2 (Open Inference Protocol) routes [%(default)s]"}),
-    ("--host", {"default": ServeConfig.host, "help": "address to bind [%(default)s: this machine only]"}),
+    ("--host", {"type": flags.host, "default": ServeConfig.host, "help": "address to bind [%(default)s: this machine only]"}),
     ("--port", {"type": flags.port, "default": ServeConfig.port, "help": "port; 0 picks a free one [%(default)s]"}),
     ("--workers", {"type": worker_count, "default": cpu_count(), "help": "server processes; each prices on one core [%(default)s: one per CPU]"}),
     ("--token-file", {"type": Path, "help": "file holding a bearer token required on every route but the health checks"}),
@@ -55,6 +57,8 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--access-log", {"action": "store_true", "help": "log one line per request (off by default: it costs throughput; /metrics counts requests)"}),
     ("--cors-origin", {"help": "allow this browser origin (no CORS headers without it)"}),
     ("--request-timeout", {"type": flags.seconds, "default": ServeConfig.request_timeout, "help": "seconds for a request's head and body to arrive, from its first byte [%(default)s]"}),
+    ("--max-connections", {"type": flags.count, "default": ServeConfig.max_connections, "help": "open connections per worker; when full, a new one closes the one waiting longest without a request [%(default)s]"}),
+    ("--forwarded-allow-ips", {"type": flags.addresses, "help": "believe X-Forwarded-For/-Proto from these proxy addresses (comma-separated, or *) [none]"}),
     ("--max-connections-per-client", {"type": flags.count, "default": ServeConfig.max_connections_per_client, "help": "open connections per client address and worker; 0: no cap, behind a proxy [%(default)s]"}),
     ("--tls-cert", {"type": Path, "help": "PEM certificate (chain): serve HTTPS"}),
     ("--tls-key", {"type": Path, "help": "PEM private key of --tls-cert"}),
@@ -88,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
     from houseprice.core.errors import ModelError
     from houseprice.serve.connections import raise_open_files_limit
     from houseprice.serve.model import ModelHolder, load_model
-    from houseprice.serve.tls import TlsError, check_pair, clear_text_warning
+    from houseprice.serve.tls import TlsError, check_pair, clear_text_warning, open_to_all_warning
 
     if (args.tls_cert is None) != (args.tls_key is None):
         fail(PROG, "--tls-cert and --tls-key go together", EXIT_USAGE)
@@ -105,6 +109,8 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         request_timeout=args.request_timeout,
         max_connections_per_client=args.max_connections_per_client,
+        max_connections=args.max_connections,
+        forwarded_allow_ips=args.forwarded_allow_ips,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )
@@ -113,6 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
     except TlsError as exc:
         fail(PROG, str(exc), EXIT_MODEL)
     notes.append(clear_text_warning(config.host, config.token, config.tls_cert is not None))
+    notes.append(open_to_all_warning(config.host, config.token))
     for note in filter(None, notes):
         warn(PROG, note)
     try:
@@ -191,19 +198,26 @@ def _uvicorn(app: Any, config: Any) -> Any:
     import uvicorn
 
     from houseprice.serve.connections import guarded_protocol
+    from houseprice.serve.tls import server_context
 
+    # TLS is started by the guarded protocol (uvicorn gets no ssl), so the limits hold from the
+    # TCP accept on, through the handshake.
+    tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
     return uvicorn.Server(
         uvicorn.Config(
             app,
-            http=guarded_protocol(config, app.metrics),
-            ssl_certfile=config.tls_cert,
-            ssl_keyfile=config.tls_key,
+            http=guarded_protocol(config, app.metrics, tls),
+            # uvloop delivers a connection's first bytes (the ClientHello) to the protocol even
+            # when it pauses reading in connection_made, before start_tls can take them: TLS
+            # runs on asyncio's own loop, which keeps a pause.
+            loop="auto" if tls is None else "asyncio",
             log_level="info",
             access_log=config.access_log,
             timeout_keep_alive=config.keep_alive,
             timeout_graceful_shutdown=30,
-            limit_concurrency=1000,
-            h11_max_incomplete_event_size=16 * 1024,
+            limit_concurrency=None,  # the guarded protocol's budget of connections rules
+            proxy_headers=config.forwarded_allow_ips is not None,
+            forwarded_allow_ips=config.forwarded_allow_ips or "",
             server_header=False,
             date_header=False,
         )
@@ -211,16 +225,21 @@ def _uvicorn(app: Any, config: Any) -> Any:
 
 
 def _token(path: Path | None) -> str | None:
+    from houseprice.core.files import unreadable
+    from houseprice.core.reading import read_regular
+
     if path is None:
         return None
     try:
-        token = path.read_text().strip()
+        # a token is a line; /dev/zero or a FIFO would block or never end
+        token = read_regular(path, MAX_TOKEN_BYTES).decode().strip()
     except (OSError, UnicodeDecodeError) as exc:
-        fail(
-            PROG,
-            f"--token-file {path}: cannot read ({getattr(exc, 'strerror', None) or exc})",
-            EXIT_USAGE,
+        why = (
+            unreadable(path, exc, missing="no such file", kind="a token file")
+            if isinstance(exc, OSError)
+            else f"{path}: not text"
         )
+        fail(PROG, f"--token-file {why}", EXIT_USAGE)
     if not token or any(c.isspace() for c in token) or not token.isascii():
         fail(PROG, f"--token-file {path}: must hold one token (ASCII, no spaces)", EXIT_USAGE)
     return token

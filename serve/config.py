@@ -30,5 +30,11 @@ class ServeConfig:
     request_timeout: float = 10.0
     keep_alive: float = 5.0
     max_connections_per_client: int = 100
+    # Open connections per worker; when all are taken, a new one evicts the connection that has
+    # waited longest without a request head (serve/connections.py).
+    max_connections: int = 1000
+    # Proxy headers (X-Forwarded-For, -Proto) are believed only from these addresses (uvicorn's
+    # forwarded_allow_ips): none by default, so no client can put another address in the log.
+    forwarded_allow_ips: str | None = None
     tls_cert: Path | None = None  # PEM files: HTTPS when given (both or neither)
     tls_key: Path | None = None

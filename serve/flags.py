@@ -25,8 +25,13 @@ def size(text: str) -> int:
     return int(match[1]) * _UNITS[match[2].upper()]
 
 
+def digits(text: str, most: int = 18) -> bool:
+    """Plain ASCII digits, not too many: str.isdigit() also takes '²', which int() refuses."""
+    return text.isascii() and text.isdigit() and len(text) <= most
+
+
 def port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
+    if not digits(text, 5) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
     return int(text)
 
@@ -42,9 +47,33 @@ def seconds(text: str) -> float:
 
 
 def count(text: str) -> int:
-    if not text.isdigit():
+    if not digits(text, 9):
         raise argparse.ArgumentTypeError(f"{text!r} is not a count (0 or more)")
     return int(text)
+
+
+def host(text: str) -> str:
+    """An address or host name to bind; an empty one would silently mean every interface."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "an empty address; for every interface say 0.0.0.0 (IPv4) or :: (IPv6)"
+        )
+    return text
+
+
+def addresses(text: str) -> str:
+    """A comma-separated list of proxy addresses or networks, or '*' (uvicorn's syntax)."""
+    import ipaddress
+
+    for item in (part.strip() for part in text.split(",")):
+        try:
+            if item != "*":
+                ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not an address or network (e.g. 10.0.0.1,10.1.0.0/16 or *)"
+            ) from None
+    return text
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -81,7 +81,9 @@ def float32_rows(request: InferRequest, schema: Schema, locate: Locate) -> np.nd
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
     if header_length is None:
         return body, b""
-    if not header_length.isdigit() or not 0 < int(header_length) <= len(body):
+    # ASCII digits only: str.isdigit() also takes '²', and int() of 5,000 digits raises
+    plain = header_length.isascii() and header_length.isdigit() and len(header_length) <= 18
+    if not plain or not 0 < int(header_length) <= len(body):
         raise ProtocolError(
             f"Inference-Header-Content-Length {show(header_length)} must be a whole number from "
             f"1 to the body's length ({len(body)})"
@@ -98,6 +100,10 @@ def _parse(header: bytes) -> dict[str, Any]:
         raise ProtocolError(f"the request is not valid JSON: {exc}") from None
     except RecursionError:
         raise ProtocolError("the request is not valid JSON: nested too deeply") from None
+    except ValueError:  # Python's limit on integer digits (4,300), hit inside json.loads
+        raise ProtocolError(
+            "the request is not valid JSON here: it holds an integer of more than 4,300 digits"
+        ) from None
     if type(request) is not dict:
         raise ProtocolError("the request must be a JSON object with an inputs list")
     return request

@@ -17,6 +17,7 @@ import urllib.parse
 
 import pytest
 
+from houseprice.serve.connections import REASONS
 from tests.conftest import EXAMPLES, assert_one_line_error, run_cli
 from tests.serve.test_server import serving
 
@@ -74,10 +75,11 @@ class _Crowd:
     """``ATTACKERS`` connections from 127.0.0.1, each sent ``opening``; tracks which the server
     has closed (end of file or reset)."""
 
-    def __init__(self, port: int, opening: bytes):
+    def __init__(self, port: int, opening: bytes, sources: tuple[str, ...] = ("127.0.0.1",)):
         self.selector, self.open = selectors.DefaultSelector(), set()
-        for _ in range(ATTACKERS):
-            s = socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.1", 0))
+        for i in range(ATTACKERS):
+            source = sources[i % len(sources)]
+            s = socket.create_connection(("127.0.0.1", port), 5, (source, 0))
             s.setblocking(False)
             with contextlib.suppress(OSError):
                 s.send(opening)
@@ -135,6 +137,21 @@ def test_held_connections_starve_no_one_and_are_closed_by_the_server(server, att
         crowd.close()
 
 
+def test_many_addresses_cannot_fill_the_worker(server):
+    """11 loopback addresses holding 100 connections each (1,100, beyond the worker's 1,000):
+    each new connection evicts the one waiting longest without a request, so every request
+    from 127.0.0.1 is answered while they are held, none with 503."""
+    sources = tuple(f"127.0.0.{i}" for i in range(2, 13))
+    crowd = _Crowd(server.port, ATTACKS["half a head"], sources)
+    try:
+        started = time.monotonic()
+        statuses = [_healthz(server.port, "127.0.0.1") for _ in range(40)]
+        assert statuses == [200] * 40, statuses
+        assert time.monotonic() - started < KEEP_ALIVE  # all while the crowd is held
+    finally:
+        crowd.close()
+
+
 def test_closures_are_counted_by_reason(server):
     text = server.call("GET", "/metrics")[2].decode()
     counted = {
@@ -143,8 +160,8 @@ def test_closures_are_counted_by_reason(server):
             r'^houseprice_connections_closed_total\{reason="(\w+)"\} (\S+)$', text, re.MULTILINE
         )
     }
-    assert set(counted) == {"deadline", "idle", "cap"}, text
-    assert all(value > 0 for value in counted.values()), counted
+    assert set(counted) == set(REASONS), text
+    assert all(counted[reason] > 0 for reason in ("deadline", "idle", "cap", "evicted")), counted
     assert re.search(r"^houseprice_connections_open \d", text, re.MULTILINE)
 
 

@@ -138,3 +138,33 @@ def test_the_body_limit_and_encodings(oip_server):
         "POST", "/v2/models/houseprice/infer", b"\x1f\x8b", headers={"Content-Encoding": "gzip"}
     )
     assert status == 415 and "Content-Encoding 'gzip' is not supported" in json.loads(body)["error"]
+
+
+BIG = "9" * 5000  # beyond Python's 4,300-digit limit on int(str)
+
+
+@pytest.mark.parametrize("where", ["data", "id", "shape"])
+def test_an_integer_of_5000_digits_is_400_not_500(oip_server, where):
+    request = {"name": "features", "datatype": "FP32", "shape": [1, 13], "data": [1] * 13}
+    body = json.dumps({"id": "x", "inputs": [request]})
+    body = {
+        "data": body.replace('"data": [1', f'"data": [{BIG}'),
+        "id": body.replace('"x"', BIG),
+        "shape": body.replace("[1, 13]", f"[{BIG}, 13]"),
+    }[where]
+    status, _, answer = oip_server.call("POST", "/v2/models/houseprice/infer", body.encode())
+    assert status == 400, answer
+    assert "an integer of more than 4,300 digits" in json.loads(answer)["error"]
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "9" * 5000, "-1", "0x10"])
+def test_a_bad_header_length_is_400_not_500(oip_server, length):
+    body = b'{"inputs": []}'
+    status, _, answer = oip_server.call(
+        "POST",
+        "/v2/models/houseprice/infer",
+        body,
+        headers={"Inference-Header-Content-Length": length},
+    )
+    assert status == 400, answer
+    assert "must be a whole number from 1 to the body's length" in json.loads(answer)["error"]

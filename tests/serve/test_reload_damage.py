@@ -52,6 +52,8 @@ def test_sighup_and_the_admin_route_keep_the_old_model_through_every_damage(
     files = [data for data, _ in hostile(exported).values()] if kind == "npz" else []
     files.append(_damaged_onnx(tmp_path))
     with serving(model, "--workers", "2", "--token-file", str(tmp_path / "token")) as server:
+        # both workers up: one still starting ignores SIGHUP (it loads the supervisor's model)
+        assert _wait(lambda: server.output().count("Application startup complete") == 2)
         before = server.price(HOUSE)
         for number, data in enumerate(files, start=1):
             model.write_bytes(data)

@@ -1,0 +1,100 @@
+"""Request heads are limited (16 KB, 100 fields) under httptools, the parser hp-serve runs: a
+larger head is answered 431 and closed, read no further than the limit, however it arrives."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from houseprice.serve.connections import MAX_HEAD_BYTES, MAX_HEADERS
+from tests.conftest import EXAMPLES
+from tests.serve.test_server import serving
+
+HOUSE = (EXAMPLES / "house.json").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def server(exported, tmp_path_factory):
+    model = tmp_path_factory.mktemp("heads") / "model.onnx"
+    shutil.copy(exported.onnx, model)
+    with serving(model, "--workers", "1") as s:
+        s.port = urllib.parse.urlsplit(s.url).port
+        yield s
+
+
+def _status(port: int, head: bytes, *, chunk: int = 1 << 16, seconds: float = 20) -> int:
+    """The status of ``head`` sent in chunks (0: closed without one)."""
+    with socket.create_connection(("127.0.0.1", port), seconds) as s:
+        with contextlib.suppress(OSError):  # the server may close while we still send
+            for start in range(0, len(head), chunk):
+                s.sendall(head[start : start + chunk])
+        answer = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n" not in answer and (part := s.recv(4096)):
+                answer += part
+    return int(answer.split()[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def _get(headers: bytes) -> bytes:
+    return b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"
+
+
+def test_a_head_within_the_limits_is_served(server):
+    fields = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 80) for i in range(MAX_HEADERS - 2))
+    assert len(fields) < MAX_HEAD_BYTES - 200
+    assert _status(server.port, _get(fields)) == 200
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        b"X-Big: " + b"v" * 20_000 + b"\r\n",  # one field of 20 KB, in one read
+        b"".join(b"X-%d: v\r\n" % i for i in range(20_000)),  # 20,000 fields
+        b"".join(b"X-%d: v\r\n" % i for i in range(MAX_HEADERS + 1)),  # one field too many
+    ],
+    ids=["20 KB field", "20,000 fields", "101 fields"],
+)
+def test_a_head_beyond_the_limits_is_431(server, fields):
+    assert _status(server.port, _get(fields)) == 431
+
+
+def test_a_50_mb_head_is_cut_at_the_limit_without_delaying_anyone(server):
+    """The head is refused once 16 KB have come without its end; a good request on another
+    connection meanwhile is answered promptly, and the server's memory stays put."""
+    head = b"GET /healthz HTTP/1.1\r\nX-Big: " + b"v" * (50 << 20)
+    rss = _rss(server.process.pid)
+    statuses: list[int] = []
+    sender = threading.Thread(target=lambda: statuses.append(_status(server.port, head)))
+    sender.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert _status(server.port, _get(b"")) == 200
+    assert time.monotonic() - started < 1.0
+    sender.join(30)
+    assert statuses == [431]
+    assert _rss(server.process.pid) - rss < 20 << 20  # not 50 MB (bytes of RSS)
+
+
+def test_the_limit_holds_for_a_head_sent_a_kilobyte_at_a_time(server):
+    head = _get(b"X-Big: " + b"v" * 20_000 + b"\r\n")
+    assert _status(server.port, head, chunk=1024) == 431
+
+
+def test_refusals_are_counted(server):
+    text = server.call("GET", "/metrics")[2].decode()
+    assert 'houseprice_connections_closed_total{reason="head"} ' in text
+    line = next(x for x in text.splitlines() if 'reason="head"' in x and not x.startswith("#"))
+    assert float(line.rsplit(" ", 1)[1]) >= 1
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of the server's worker (its only child with --workers 1: itself)."""
+    with open(f"/proc/{pid}/status") as status:
+        line = next(x for x in status if x.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024

@@ -1,0 +1,104 @@
+"""The connection limits hold before and during a TLS handshake (hp-serve starts TLS itself, after
+counting the TCP connection): silent connections are capped per address and closed after the
+idle timeout, and a good client is served meanwhile."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import socket
+import ssl
+import time
+import urllib.parse
+
+import pytest
+
+from tests.serve.test_server import serving
+from tests.serve.test_tls import _pair
+
+pytestmark = pytest.mark.slow
+SILENT = 300
+IDLE = 5.0  # ServeConfig.keep_alive: a connection that sends nothing is closed after it
+
+
+@pytest.fixture(scope="module")
+def tls_server(exported, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls-limits")
+    cert, key = _pair(folder, "server")
+    with serving(
+        exported.onnx, "--workers", "1", "--tls-cert", str(cert), "--tls-key", str(key)
+    ) as s:
+        s.port, s.cert = urllib.parse.urlsplit(s.url).port, cert
+        _wait_for_tls(s)
+        yield s
+
+
+def _tls_healthz(server, source: str = "127.0.0.2") -> bytes:
+    context = ssl.create_default_context(cafile=str(server.cert))
+    raw = socket.create_connection(("127.0.0.1", server.port), 5, (source, 0))
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return s.recv(100)
+
+
+def _wait_for_tls(server) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            _tls_healthz(server, "127.0.0.1")
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_silent_connections_are_capped_and_closed_before_any_handshake(tls_server):
+    before = _open_fds(tls_server.process.pid)
+    selector, crowd = selectors.DefaultSelector(), set()
+    for _ in range(SILENT):
+        s = socket.create_connection(("127.0.0.1", tls_server.port), 5)
+        s.setblocking(False)
+        selector.register(s, selectors.EVENT_READ)
+        crowd.add(s)
+    try:
+        started = time.monotonic()
+        assert _tls_healthz(tls_server).startswith(b"HTTP/1.1 200")  # served meanwhile
+        assert time.monotonic() - started < 2
+        capped = False
+        while crowd and time.monotonic() < started + IDLE + 5:
+            if not capped and time.monotonic() > started + 1:
+                # beyond the per-client cap of 100: closed at once, handshake or not
+                assert len(crowd) <= 100, f"{len(crowd)} open after a second"
+                capped = True
+            for key, _ in selector.select(0.5):
+                with contextlib.suppress(BlockingIOError):
+                    with contextlib.suppress(OSError):
+                        if key.fileobj.recv(100):
+                            continue
+                    selector.unregister(key.fileobj)
+                    crowd.discard(key.fileobj)
+                    key.fileobj.close()
+        assert not crowd, f"{len(crowd)} of {SILENT} silent connections still open"
+    finally:
+        for s in crowd:
+            s.close()
+        selector.close()
+    time.sleep(0.5)
+    assert _open_fds(tls_server.process.pid) <= before + 2  # nothing leaked
+    assert _tls_healthz(tls_server, "127.0.0.1").startswith(b"HTTP/1.1 200")
+
+
+def test_a_handshake_that_stalls_halfway_is_closed_after_the_idle_timeout(tls_server):
+    """A ClientHello's first bytes, then nothing: closed within the idle timeout and a bit."""
+    with socket.create_connection(("127.0.0.1", tls_server.port), IDLE + 5) as s:
+        s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            assert s.recv(100) == b""
+        assert time.monotonic() - started < IDLE + 3
