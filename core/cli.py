@@ -28,7 +28,7 @@ EXIT_SERVER = 7  # hp-serve: its worker processes kept dying right after startin
 # requirement makes pip download a multi-GB CUDA build. A test checks the two agree.
 PINNED_TORCH = "torch==2.13.0"
 # Extras that pull torch, and so need the pinned build installed before them.
-_TORCH_EXTRAS = frozenset({"train", "export"})
+_TORCH_EXTRAS = frozenset({"train", "export", "executorch", "litert"})
 
 
 def fail(prog: str, message: str, code: int) -> NoReturn:
@@ -37,6 +37,12 @@ def fail(prog: str, message: str, code: int) -> NoReturn:
     sys.stderr.write(f"{prog}: error: {one_line}\n")
     sys.stderr.flush()
     raise SystemExit(code)
+
+
+def usage_fail(prog: str, message: str) -> NoReturn:
+    """A usage error found after parsing (a value that parsed but makes no sense): one line
+    ending as every usage error does, and exit 2."""
+    fail(prog, f"{message} (see {prog} --help)", EXIT_USAGE)
 
 
 def fail_with(prog: str, exc: Exception) -> NoReturn:
@@ -84,11 +90,23 @@ def note(prog: str, message: str) -> None:
     sys.stderr.write(f"{prog}: note: {message}\n")
 
 
-def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
-    install = f"pip install 'houseprice[{extra}]'"
-    if extra in _TORCH_EXTRAS:
+def install_command(*extras: str) -> str:
+    """The pip command that adds ``extras``, as the README installs: from the project's own
+    folder (houseprice is installed from its checkout, not from a package index), the pinned
+    torch first where an extra pulls torch."""
+    install = f"pip install '.[{','.join(extras)}]'"
+    if _TORCH_EXTRAS.intersection(extras):
         install = f"pip install {PINNED_TORCH} && {install}"
-    fail(prog, f"{module} is not installed; install it with `{install}`", EXIT_MISSING_EXTRA)
+    return install
+
+
+def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
+    fail(
+        prog,
+        f"{module} is not installed; install it with `{install_command(extra)}` in the "
+        "houseprice checkout",
+        EXIT_MISSING_EXTRA,
+    )
 
 
 def require_extra(prog: str, extra: str, *modules: str) -> None:

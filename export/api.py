@@ -6,58 +6,38 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from houseprice.core.errors import ModelError, OutputError
+from houseprice.core.errors import OutputError
 from houseprice.core.files import atomic_write_many
 from houseprice.core.version import __version__
 from houseprice.data import DataError, bundled_data_path, load_dataset
-from houseprice.export.c_source import HEADER_NAME, export_c
 from houseprice.export.config import ExportConfig
 from houseprice.export.errors import (
-    ConversionError,
     ExportOutputError,
     ExportUsageError,
+    MissingToolError,
     ParityError,
 )
+from houseprice.export.formats import FORMATS, ExportFormat, Job
 from houseprice.export.fused import FusedPriceMLP
-from houseprice.export.js_source import export_js
-from houseprice.export.npz_export import export_npz, fused_arrays
-from houseprice.export.onnx_export import export_onnx
-from houseprice.export.ort_export import CONFIG_NAME, export_ort
 from houseprice.export.parity import (
     ParityResult,
     check_parity,
     dump_failure,
+    eager_forward,
     failure_message,
     parity_inputs,
 )
-from houseprice.export.source_gate import c_compiler, c_forward, js_forward, node
-from houseprice.export.torchscript_export import export_torchscript, load_torchscript
 from houseprice.runtime.contract import ModelInfo
-from houseprice.runtime.file_versions import oldest_onnxruntime
-from houseprice.runtime.predictor import Predictor
 from houseprice.train.checkpoint import TrainedModel, load_checkpoint
-from houseprice.train.model import PriceMLP
 
-FILE_NAMES = {
-    "onnx": "model.onnx",
-    "torchscript": "model.torchscript.pt",
-    "ort": "model.ort",
-    "npz": "model.npz",
-    "c": "houseprice_model.c",
-    "js": "houseprice_model.mjs",
-}
-# Files written beside a format's own, and their key in its manifest entry.
-COMPANION_KEYS = {CONFIG_NAME: "operators_config", HEADER_NAME: "header"}
-FORMATS = tuple(FILE_NAMES)
 MANIFEST = "manifest.json"
 FAILURE_FOLDER = "parity-failure"
 
@@ -68,9 +48,8 @@ class Artifact:
     path: Path
     data: bytes
     parity: ParityResult
-    opset: int | None
-    # ort: the ops a reduced onnxruntime build needs; c: the header. File name -> bytes.
-    companions: dict[str, bytes] = field(default_factory=dict)
+    companions: dict[str, bytes] = field(default_factory=dict)  # file name -> bytes
+    facts: dict[str, object] = field(default_factory=dict)  # the format's own manifest keys
 
     @property
     def files(self) -> dict[Path, bytes]:
@@ -84,13 +63,9 @@ class Artifact:
             "format": self.format,
             "size": len(self.data),
             "sha256": hashlib.sha256(self.data).hexdigest(),
-            "opset": self.opset,
+            **self.facts,
             "parity": self.parity.to_dict(),
         }
-        if self.format in ("onnx", "ort"):
-            entry["oldest_onnxruntime"] = oldest_onnxruntime(self.data)
-        for name, data in self.companions.items():
-            entry[COMPANION_KEYS[name]] = {"file": name, "sha256": hashlib.sha256(data).hexdigest()}
         return entry
 
 
@@ -99,21 +74,23 @@ def export_model(
 ) -> list[Artifact]:
     """Export, gate, then write every format and the manifest as one set: on any failure nothing
     but a failure dump is written, and the files already in ``out`` stay as they were."""
-    unknown = [f for f in formats if f not in FILE_NAMES]
-    if unknown:
-        raise ExportUsageError(
-            f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)} or all"
-        )
-    if "c" in formats:  # a missing tool fails before any work
-        c_compiler()
-    if "js" in formats:
-        node()
+    chosen = [_format(name) for name in formats]
+    for fmt in chosen:  # a missing package or tool fails before any work
+        missing = fmt.missing_package()
+        if missing:
+            raise MissingToolError(
+                f"the {fmt.name} format needs {missing}, which is not installed: "
+                f"{fmt.install_hint()}"
+            )
+        fmt.check_tools(config)
     trained = load_checkpoint(checkpoint)
     check_writable(out)
     info = model_info(trained)
     inputs = parity_inputs(info, config, training_rows(trained))
-    onnx_once: dict[str, bytes] = {}  # the ONNX export feeds the ORT conversion too
-    artifacts = [_gated(fmt, trained, info, inputs, out, config, onnx_once) for fmt in formats]
+    job = Job(trained.model, FusedPriceMLP(trained.model).eval(), info, config)
+    artifacts: list[Artifact] = []
+    for fmt in chosen:
+        artifacts.append(_gated(fmt, job, inputs, out, [a.parity for a in artifacts]))
     files = {path: data for a in artifacts for path, data in a.files.items()}
     files[out / MANIFEST] = manifest_bytes(out, checkpoint, artifacts, config)
     try:
@@ -121,6 +98,19 @@ def export_model(
     except OutputError as exc:
         raise ExportOutputError(str(exc)) from None
     return artifacts
+
+
+def installed_formats() -> tuple[list[str], list[ExportFormat]]:
+    """(names of the formats `--format all` builds here, the formats it skips for a missing
+    package)."""
+    skipped = [f for f in FORMATS.values() if f.missing_package()]
+    return [name for name, f in FORMATS.items() if f not in skipped], skipped
+
+
+def _format(name: str) -> ExportFormat:
+    if name not in FORMATS:
+        raise ExportUsageError(f"unknown format {name!r}; choose from {', '.join(FORMATS)} or all")
+    return FORMATS[name]
 
 
 def model_info(trained: TrainedModel) -> ModelInfo:
@@ -151,79 +141,40 @@ def check_writable(out: Path) -> None:
 
 
 def _gated(
-    fmt: str,
-    trained: TrainedModel,
-    info: ModelInfo,
-    inputs: np.ndarray,
-    out: Path,
-    config: ExportConfig,
-    onnx_once: dict[str, bytes],
+    fmt: ExportFormat, job: Job, inputs: np.ndarray, out: Path, passed: list[ParityResult]
 ) -> Artifact:
-    reference = _eager(trained.model)
+    reference = eager_forward(job.model)
     with ExitStack() as stack:  # the C and JS gates build in temp folders
-        data, candidate, companions = _build(fmt, trained.model, info, config, onnx_once, stack)
-        result = check_parity(fmt, reference, candidate, inputs, config)
+        built = fmt.build(job, stack)
+        result = check_parity(fmt.name, reference, built.forward, inputs, job.config)
     if not result.passed:
-        suffix = Path(FILE_NAMES[fmt]).suffix
+        suffix = Path(fmt.file_name).suffix
         try:
             dump = dump_failure(
-                out / FAILURE_FOLDER / fmt, result, inputs, reference(inputs), data, suffix
+                out / FAILURE_FOLDER / fmt.name,
+                result,
+                inputs,
+                reference(inputs),
+                built.data,
+                suffix,
             )
             where = f"inputs in {dump}"
         except OSError as exc:
             where = f"could not save the inputs ({exc.strerror or exc})"
-        raise ParityError(f"{failure_message(result, info, config)}; nothing written, {where}")
-    opset = config.opset if fmt in ("onnx", "ort") else None
-    return Artifact(fmt, out / FILE_NAMES[fmt], data, result, opset, companions)
+        raise ParityError(
+            f"{failure_message(result, job.info, job.config)}; nothing written{_kept(out)}, "
+            f"{where}",
+            [*passed, result],
+        )
+    path = out / fmt.file_name
+    return Artifact(fmt.name, path, built.data, result, built.companions, built.facts)
 
 
-def _build(
-    fmt: str,
-    model: PriceMLP,
-    info: ModelInfo,
-    config: ExportConfig,
-    onnx_once: dict[str, bytes],
-    stack: ExitStack,
-) -> tuple[bytes, Callable[[np.ndarray], np.ndarray], dict[str, bytes]]:
-    """The exported bytes, a forward pass that runs them the way a user would (the runtime's
-    Predictor, torch for TorchScript, the compiled C, node), and the files written beside them.
-    Every format exports the fused module (export/fused.py); the gate holds them to the unfused
-    one."""
-    fused = FusedPriceMLP(model).eval()
-    if fmt == "torchscript":
-        data = export_torchscript(fused, info)
-        module, _ = load_torchscript(data)
-        return data, _eager(module), {}
-    if fmt == "c":
-        header, source = export_c(fused_arrays(fused, info), info)
-        return source, c_forward(stack, header, source), {HEADER_NAME: header}
-    if fmt == "js":
-        data = export_js(fused_arrays(fused, info), info)
-        return data, js_forward(stack, data), {}
-    companions = {}
-    if fmt == "npz":
-        data = export_npz(fused, info)
-    else:
-        if "onnx" not in onnx_once:
-            onnx_once["onnx"] = export_onnx(fused, info, config)
-        data = onnx_once["onnx"]
-    if fmt == "ort":
-        data, companions[CONFIG_NAME] = export_ort(data)
-    try:
-        runtime = Predictor(data, source=f"the exported {fmt.upper()} graph")  # the real runtime
-    except ModelError as exc:
-        raise ConversionError(f"the runtime cannot load the exported graph: {exc}") from None
-    # Raw outputs: the gate compares infinities and NaN as they are, the Predictor's pricing
-    # methods would refuse them.
-    return data, runtime.predict_unchecked, companions
-
-
-def _eager(module: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[np.ndarray], np.ndarray]:
-    def forward(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return module(torch.from_numpy(x)).numpy()
-
-    return forward
+def _kept(out: Path) -> str:
+    """What a failed export leaves in OUT: the previous export's files, if any, not this one's."""
+    if not (out / MANIFEST).is_file():
+        return ""
+    return f" ({out} still holds the previous export, from the checkpoint its manifest.json names)"
 
 
 def manifest_bytes(

@@ -10,32 +10,24 @@ import typer
 
 from houseprice.core import cli as common
 from houseprice.core import defaults
+from houseprice.export.config import ARITHMETIC
+from houseprice.export.formats import FORMATS
 
 PROG = "hp-export"
 app = common.typer_app()
 
 
-class Format(str, Enum):
-    onnx = "onnx"
-    torchscript = "torchscript"
-    ort = "ort"
-    npz = "npz"
-    c = "c"
-    js = "js"
-    all = "all"
+# The choices come from the one table of formats (cheap to import: no torch until a build).
+Format = Enum("Format", {name: name for name in [*FORMATS, "all"]}, type=str)  # type: ignore[misc]
+Arith = Enum("Arith", {name: name for name in ARITHMETIC}, type=str)  # type: ignore[misc]
+FORMAT_HELP = "; ".join(f"{f.name}: {f.help}" for f in FORMATS.values()) + "; or all."
 
 
 @app.command(
-    help="Export a checkpoint to ONNX, TorchScript, ORT, npz, C or JavaScript, gated on parity "
-    "with PyTorch."
+    help="Export a checkpoint to model files and source, each gated on parity with PyTorch."
 )
 def export(
-    format: Format = typer.Option(
-        Format.onnx,
-        "--format",
-        "-f",
-        help="onnx (the edge format), torchscript, ort (ORT format for mobile and reduced builds), npz (numpy alone, where onnxruntime has no wheel), c (C99 source for microcontrollers), js (an ES module for browsers and node), or all.",
-    ),
+    format: Format = typer.Option("onnx", "--format", "-f", help=FORMAT_HELP),
     checkpoint: Path = typer.Option(
         defaults.CHECKPOINT, "--checkpoint", help="Checkpoint written by hp-train."
     ),
@@ -50,17 +42,35 @@ def export(
     atol: float = typer.Option(
         1e-4, "--atol", min=0.0, help="Parity gate: absolute tolerance, in the target's unit."
     ),
+    arith: Arith = typer.Option(
+        "float32",
+        "--arith",
+        help="The c format's arithmetic: float32, or integers only (int16 or int8 weights, "
+        "Q16.16 features and price) for microcontrollers without an FPU.",
+    ),
 ) -> None:
     common.require_extra(PROG, "export", "onnx", "onnxscript", "torch")
     from houseprice.export import errors
-    from houseprice.export.api import FORMATS, export_model
+    from houseprice.export.api import export_model, installed_formats
     from houseprice.export.config import ExportConfig
     from houseprice.export.report import format_parity
     from houseprice.train.checkpoint import CheckpointError
 
     if not math.isfinite(atol):
-        common.fail(PROG, f"--atol must be a finite number, got {atol}", common.EXIT_USAGE)
-    formats = FORMATS if format is Format.all else (format.value,)
+        common.usage_fail(PROG, f"--atol must be a finite number, got {atol}")
+    if arith.value != "float32" and format.value not in ("c", "all"):
+        common.usage_fail(
+            PROG, f"--arith {arith.value} applies to the c format, not {format.value}"
+        )
+    formats = [format.value]
+    if format.value == "all":
+        formats, skipped = installed_formats()
+        for fmt in skipped:
+            common.note(
+                PROG,
+                f"skipped {fmt.name}: {fmt.missing_package()} is not installed "
+                f"({fmt.install_hint()})",
+            )
     codes = {  # by type, most specific first
         errors.MissingToolError: common.EXIT_MISSING_EXTRA,
         errors.ParityError: common.EXIT_PARITY,
@@ -69,9 +79,12 @@ def export(
         errors.ConversionError: common.EXIT_MODEL,
         CheckpointError: common.EXIT_MODEL,
     }
+    config = ExportConfig(opset=opset, atol=atol, arith=arith.value)
     try:
-        artifacts = export_model(checkpoint, out, formats, ExportConfig(opset=opset, atol=atol))
+        artifacts = export_model(checkpoint, out, formats, config)
     except tuple(codes) as exc:
+        if isinstance(exc, errors.ParityError) and exc.results:
+            common.echo(PROG, format_parity(exc.results))  # the table, the failing row last
         common.fail(PROG, str(exc), next(c for kind, c in codes.items() if isinstance(exc, kind)))
     common.echo(PROG, format_parity([a.parity for a in artifacts]))
     for artifact in artifacts:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME
 
+# The C export's arithmetic: float, or integers only with weights of this width.
+ARITHMETIC = ("float32", "int16", "int8")
+
 
 @dataclass(frozen=True)
 class ExportConfig:
@@ -24,3 +27,5 @@ class ExportConfig:
     random_span: float = 10.0  # random inputs cover an interval this many times the training range
     batch_sizes: tuple[int, ...] = (1, 2, 7, 1024)
     seed: int = 0
+    # The C export's arithmetic: float32, or integers only (int16 or int8 weights, Q16.16 values).
+    arith: str = "float32"

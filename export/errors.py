@@ -16,7 +16,12 @@ class ConversionError(ExportError):
 
 
 class ParityError(ExportError):
-    """An exported graph disagrees with the eager PyTorch module; nothing was written."""
+    """An exported graph disagrees with the eager PyTorch module; nothing was written.
+    ``results``: the gate's rows so far, the failing one last (hp-export prints them)."""
+
+    def __init__(self, message: str, results: list | None = None):
+        super().__init__(message)
+        self.results = list(results or [])
 
 
 class ExportOutputError(ExportError):

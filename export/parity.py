@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,17 @@ class ParityResult:
             "max_rel_diff": self.max_rel,
             "passed": self.passed,
         }
+
+
+def eager_forward(module: Callable[[Any], Any]) -> Forward:
+    """A torch module as a Forward: float32 rows in, its output as numpy, no gradients."""
+    import torch
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return module(torch.from_numpy(x)).numpy()
+
+    return forward
 
 
 def parity_inputs(

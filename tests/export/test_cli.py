@@ -83,13 +83,46 @@ def test_unknown_format_and_unwritable_output(exported, tmp_path):
 
 
 def test_parity_failure_exits_4_through_the_cli(exported, tmp_path, monkeypatch):
-    from houseprice.export import api
+    from houseprice.export import onnx_export
     from tests.export.test_export import _corrupt_first_weight
 
-    real = api.export_onnx
-    monkeypatch.setattr(api, "export_onnx", lambda *a: _corrupt_first_weight(real(*a)))
+    real = onnx_export.export_onnx
+    monkeypatch.setattr(onnx_export, "export_onnx", lambda *a: _corrupt_first_weight(real(*a)))
     result = runner.invoke(app, ["--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)])
     _error(result, 4, "disagrees with PyTorch", tmp_path)
+    # the gate's table is printed on a failure too, the failing row last
+    table = result.stdout.strip().splitlines()
+    assert table[0].startswith("format") and table[-1].startswith("onnx")
+    assert table[-1].endswith("FAIL"), result.stdout
+    assert "still holds the previous export" not in result.stderr  # no previous export there
+
+
+def test_a_failed_export_says_out_holds_the_previous_one(exported, tmp_path, monkeypatch):
+    from houseprice.export import npz_export
+
+    ok = runner.invoke(
+        app, ["-f", "npz", "--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)]
+    )
+    assert ok.exit_code == 0, ok.output
+    before = (tmp_path / "model.npz").read_bytes()
+    real = npz_export.fused_arrays
+
+    def skewed(fused, info):
+        arrays = real(fused, info)
+        return type(arrays)(**{**arrays.__dict__, "b2": arrays.b2 + 1.0})
+
+    monkeypatch.setattr(npz_export, "fused_arrays", skewed)
+    result = runner.invoke(
+        app, ["-f", "all", "--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 4, result.output
+    assert (
+        f"({tmp_path} still holds the previous export, from the checkpoint its manifest.json"
+        in (" ".join(result.stderr.split()))
+    )
+    assert (tmp_path / "model.npz").read_bytes() == before
+    rows = [line.split()[0] for line in result.stdout.strip().splitlines()[1:]]
+    assert rows == ["onnx", "torchscript", "ort", "npz"], result.stdout
 
 
 def test_a_full_stdout_is_exit_5_after_a_complete_export(exported, tmp_path):
@@ -115,9 +148,9 @@ def test_non_finite_tolerance_is_a_usage_error(exported, tmp_path):
 
 
 def test_errors_map_to_exit_codes_by_type(exported, tmp_path, monkeypatch):
-    from houseprice.export import api
+    from houseprice.export import onnx_export
 
-    monkeypatch.setattr(api, "export_onnx", lambda *a: b"\x08\x0anot a graph")
+    monkeypatch.setattr(onnx_export, "export_onnx", lambda *a: b"\x08\x0anot a graph")
     result = runner.invoke(app, ["--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)])
     # The message text says "cannot load"; the code comes from the type (ConversionError), not it.
     _error(result, 3, "the runtime cannot load the exported graph", tmp_path)

@@ -190,12 +190,12 @@ def test_js_names_missing_features_and_the_first_bad_house(sources):
 
 
 def test_the_gate_refuses_a_source_export_that_disagrees(exported, tmp_path, monkeypatch):
-    from houseprice.export import api
+    from houseprice.export import js_source
     from houseprice.export.errors import ParityError
 
-    real = api.export_js
+    real = js_source.export_js
     monkeypatch.setattr(
-        api, "export_js", lambda *a: real(*a).replace(b"const B2 = ", b"const B2 = 1+")
+        js_source, "export_js", lambda *a: real(*a).replace(b"const B2 = ", b"const B2 = 1+")
     )
     with pytest.raises(ParityError, match="js disagrees with PyTorch"):
         export_model(exported.checkpoint, tmp_path, ["js", "onnx"])
@@ -204,12 +204,12 @@ def test_the_gate_refuses_a_source_export_that_disagrees(exported, tmp_path, mon
 
 
 def test_a_source_export_that_does_not_compile_is_refused(exported, tmp_path, monkeypatch):
-    from houseprice.export import api
+    from houseprice.export import c_source
     from houseprice.export.errors import ConversionError
 
-    real = api.export_c
+    real = c_source.export_c
     monkeypatch.setattr(
-        api, "export_c", lambda *a: (real(*a)[0], real(*a)[1] + b"static int unused;")
+        c_source, "export_c", lambda *a: (real(*a)[0], real(*a)[1] + b"static int unused;")
     )
     with pytest.raises(ConversionError, match="the C export does not compile cleanly"):
         export_model(exported.checkpoint, tmp_path, ["c"])

@@ -39,7 +39,7 @@ def test_base_install_has_no_torch_and_predicts(exported, tmp_path: Path):
     )
     assert result.returncode == 0, result.stderr
     batch = _run(str(venv / "bin" / "hp-batch"), str(tmp_path), str(tmp_path / "out"))
-    assert batch.returncode == 6 and "pip install 'houseprice[dask]'" in batch.stderr, batch.stderr
+    assert batch.returncode == 6 and "pip install '.[dask]'" in batch.stderr, batch.stderr
     bench = _run(
         str(venv / "bin" / "hp-bench"),
         "--quick",

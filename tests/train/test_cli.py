@@ -148,7 +148,7 @@ def test_unwritable_output_folder(tmp_path: Path):
 
 def test_plot_without_matplotlib_gives_install_hint(tmp_path: Path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    _one_line_error(_invoke("--plot", "--out", str(tmp_path), *FAST), 6, "houseprice[plot]")
+    _one_line_error(_invoke("--plot", "--out", str(tmp_path), *FAST), 6, "pip install '.[plot]'")
     assert not (tmp_path / "checkpoint.pt").exists()
 
 
@@ -207,7 +207,8 @@ def test_the_install_hint_pins_torch_as_the_install_files_do():
     )
     assert result.returncode == 6
     assert (
-        f"`pip install {PINNED_TORCH} && pip install 'houseprice[train]'`" in result.stderr.decode()
+        f"`pip install {PINNED_TORCH} && pip install '.[train]'` in the houseprice checkout"
+        in result.stderr.decode()
     )
 
 
