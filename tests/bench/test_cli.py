@@ -80,34 +80,22 @@ def test_quick_json_report_has_every_row_and_column(exported):
         assert t["met"] is within, t
 
 
-def test_table_output_and_missing_model(exported, tmp_path):
-    table = run_cli("hp-bench", "--quick", "--scale-rows", "0", *model_args(exported), timeout=300)
+def test_table_output_a_missing_checkpoint_and_a_missing_model(exported, tmp_path):
+    """One table run: a missing checkpoint fails only the rows that need torch's module."""
+    args = ["--model", str(exported.onnx), "--checkpoint", str(tmp_path / "none.pt")]
+    table = run_cli("hp-bench", "--quick", "--scale-rows", "0", *args, timeout=300)
     assert table.returncode == 0, table.stderr
     assert b"onnx runtime, predict_array" in table.stdout and b"targets:" in table.stdout
+    lines = table.stdout.decode().splitlines()
+    eager = lines.index(next(line for line in lines if line.startswith("pytorch eager")))
+    assert "failed: CheckpointError" in lines[eager + 1], lines[eager + 1]  # its status line
+    onnx_row = next(line for line in lines if line.startswith("onnx runtime, predict_array"))
+    assert re.search(r"predict_array\s+ok\s", onnx_row), onnx_row
     missing = run_cli("hp-bench", "--quick", "--model", str(tmp_path / "none.onnx"))
     assert missing.returncode == 3 and missing.stdout == b""
     assert (
         missing.stderr.decode().startswith("hp-bench: error: ") and missing.stderr.count(b"\n") == 1
     )
-
-
-def test_a_missing_checkpoint_fails_only_its_row(exported, tmp_path):
-    result = run_cli(
-        "hp-bench",
-        "--quick",
-        "--json",
-        "--scale-rows",
-        "0",
-        "--model",
-        str(exported.onnx),
-        "--checkpoint",
-        str(tmp_path / "none.pt"),
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    rows = {r["name"]: r for r in json.loads(result.stdout)["rows"]}
-    assert rows["pytorch eager"]["status"].startswith("failed: CheckpointError")
-    assert rows["onnx runtime, predict_array"]["status"] == "ok"
 
 
 def test_a_model_of_other_data_needs_that_data(tmp_path):

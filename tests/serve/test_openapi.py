@@ -27,7 +27,7 @@ def _document(server) -> dict:
 
 
 @pytest.mark.parametrize("token", [True, False], ids=["with-token", "without"])
-def test_the_document_lists_exactly_the_apps_routes(exported, token):
+def test_the_document_lists_exactly_the_apps_routes(exported, token, tmp_path):
     config = ServeConfig(model=exported.onnx, token=TOKEN if token else None)
     app = create_app(ModelHolder(load_model(exported.onnx)), config, multiprocess=False)
     routes = {
@@ -37,7 +37,7 @@ def test_the_document_lists_exactly_the_apps_routes(exported, token):
         for method in route.methods - {"HEAD"}
     }
     with serving(
-        exported.onnx, *(["--token-file", str(_token_file(exported))] if token else [])
+        exported.onnx, *(["--token-file", str(_token_file(tmp_path))] if token else [])
     ) as s:
         doc = _document(s)
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
@@ -55,8 +55,8 @@ def test_the_document_lists_exactly_the_apps_routes(exported, token):
 OPEN = {"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"}
 
 
-def _token_file(exported):
-    path = exported.folder / "openapi-token"
+def _token_file(folder):
+    path = folder / "openapi-token"
     path.write_text(TOKEN)
     return path
 
@@ -66,7 +66,7 @@ def _token_file(exported):
 def test_schemathesis_finds_nothing_the_document_does_not_promise(exported, tmp_path, token):
     model = tmp_path / "model.onnx"
     model.write_bytes(exported.onnx.read_bytes())
-    args = ["--token-file", str(_token_file(exported))] if token else []
+    args = ["--token-file", str(_token_file(tmp_path))] if token else []
     with serving(model, *args, "--max-body", "256KB") as server:
         command = [
             script("st"),
