@@ -53,6 +53,11 @@ def bench(
     batch_rows: int = typer.Option(
         10_000_000, "--batch-rows", min=1000, help="--batch: houses generated [10,000,000]."
     ),
+    mcu: bool = typer.Option(
+        False,
+        "--mcu",
+        help="Run the C export on emulated Cortex-M4F, M3 and M0 boards (qemu-system-arm) instead.",
+    ),
     scale_rows: int = typer.Option(
         None,
         "--scale-rows",
@@ -69,6 +74,9 @@ def bench(
 
     if batch:
         _bench_batch(model, batch_rows, as_json)
+        return
+    if mcu:
+        _bench_mcu(model, checkpoint, quick, as_json)
         return
     if serve:
         _bench_serve(model, seconds, workers or len(os.sched_getaffinity(0)), as_json)
@@ -120,6 +128,38 @@ def _bench_batch(model: Path, rows: int, as_json: bool) -> None:
         common.fail(PROG, str(exc), common.EXIT_MODEL)
     report = run_batch_bench(model, rows)
     common.echo(PROG, json.dumps(report, indent=2) if as_json else format_batch(report))
+
+
+def _bench_mcu(model: Path, checkpoint: Path, quick: bool, as_json: bool) -> None:
+    common.require_extra(PROG, "export", "torch", "onnx")
+    from houseprice.bench.mcu import format_mcu, run_mcu_bench
+    from houseprice.core.errors import ModelError
+    from houseprice.data import load_dataset
+    from houseprice.export.errors import ExportError, MissingToolError, ParityError
+    from houseprice.mcu import McuToolError
+    from houseprice.mcu.build import tool
+    from houseprice.mcu.run import QEMU_PACKAGES
+    from houseprice.train.checkpoint import CheckpointError
+
+    try:  # the tools first: no export is worth making without them
+        tool("arm-none-eabi-gcc")
+        tool("qemu-system-arm", QEMU_PACKAGES)
+    except McuToolError as exc:
+        common.fail(PROG, str(exc), common.EXIT_MISSING_EXTRA)
+    houses = load_dataset().features.astype("float32")
+    codes = {  # by type, most specific first
+        ParityError: common.EXIT_PARITY,
+        MissingToolError: common.EXIT_MISSING_EXTRA,
+        McuToolError: common.EXIT_MISSING_EXTRA,
+        ExportError: common.EXIT_MODEL,
+        ModelError: common.EXIT_MODEL,
+        CheckpointError: common.EXIT_MODEL,
+    }
+    try:
+        rows = run_mcu_bench(model, checkpoint, houses[:16] if quick else houses)
+    except tuple(codes) as exc:
+        common.fail(PROG, str(exc), next(c for kind, c in codes.items() if isinstance(exc, kind)))
+    common.echo(PROG, json.dumps(rows, indent=2) if as_json else format_mcu(rows))
 
 
 def main() -> None:

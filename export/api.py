@@ -34,6 +34,7 @@ from houseprice.export.parity import (
     eager_forward,
     failure_message,
     parity_inputs,
+    rmse_problem,
 )
 from houseprice.runtime.contract import ModelInfo
 from houseprice.train.checkpoint import TrainedModel, load_checkpoint
@@ -86,8 +87,10 @@ def export_model(
     trained = load_checkpoint(checkpoint)
     check_writable(out)
     info = model_info(trained)
-    inputs = parity_inputs(info, config, training_rows(trained))
-    job = Job(trained.model, FusedPriceMLP(trained.model).eval(), info, config)
+    data = training_data(trained)
+    rows, targets = data if data is not None else (None, None)
+    inputs = parity_inputs(info, config, rows)
+    job = Job(trained.model, FusedPriceMLP(trained.model).eval(), info, config, rows, targets)
     artifacts: list[Artifact] = []
     for fmt in chosen:
         artifacts.append(_gated(fmt, job, inputs, out, [a.parity for a in artifacts]))
@@ -119,14 +122,16 @@ def model_info(trained: TrainedModel) -> ModelInfo:
     return replace(trained.info, package_version=__version__, exported_at=now)
 
 
-def training_rows(trained: TrainedModel) -> np.ndarray | None:
-    """The rows of the file the model was trained on (or the bundled copy of it), if still there."""
+def training_data(trained: TrainedModel) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows and targets of the file the model was trained on (or the bundled copy of it),
+    if still there."""
     info = trained.info
     for path in (Path(trained.data_source), bundled_data_path()):
         if not path.is_file() or _sha256(path) != info.data_sha256:
             continue
         try:
-            return load_dataset(path, info.target_name).feature_matrix(info.feature_names)
+            data = load_dataset(path, info.target_name)
+            return data.feature_matrix(info.feature_names), data.target
         except DataError:
             continue
     return None
@@ -146,12 +151,20 @@ def _gated(
     reference = eager_forward(job.model)
     with ExitStack() as stack:  # the C and JS gates build in temp folders
         built = fmt.build(job, stack)
-        result = check_parity(fmt.name, reference, built.forward, inputs, job.config)
-    if not result.passed:
+        config, name = job.config, fmt.name
+        if built.gate is not None:  # a format held to a bound of its own (integer arithmetic)
+            gate = built.gate
+            config = replace(config, atol=gate.atol, rtol=gate.rtol, random_span=gate.span)
+            inputs, name = parity_inputs(job.info, config, job.rows), gate.label
+        result = check_parity(name, reference, built.forward, inputs, config)
+        problem = None if result.passed else failure_message(result, job.info, config)
+        if problem is None and built.gate is not None and built.gate.rmse_ratio is not None:
+            problem = rmse_problem(name, reference, built.forward, job, built.gate.rmse_ratio)
+    if problem is not None:
         suffix = Path(fmt.file_name).suffix
         try:
             dump = dump_failure(
-                out / FAILURE_FOLDER / fmt.name,
+                out / FAILURE_FOLDER / name.replace("/", "-"),
                 result,
                 inputs,
                 reference(inputs),
@@ -161,11 +174,8 @@ def _gated(
             where = f"inputs in {dump}"
         except OSError as exc:
             where = f"could not save the inputs ({exc.strerror or exc})"
-        raise ParityError(
-            f"{failure_message(result, job.info, job.config)}; nothing written{_kept(out)}, "
-            f"{where}",
-            [*passed, result],
-        )
+        failed = replace(result, passed=False)
+        raise ParityError(f"{problem}; nothing written{_kept(out)}, {where}", [*passed, failed])
     path = out / fmt.file_name
     return Artifact(fmt.name, path, built.data, result, built.companions, built.facts)
 

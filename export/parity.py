@@ -116,6 +116,25 @@ def _compare(
     )
 
 
+def rmse_problem(
+    name: str, reference: Forward, candidate: Forward, job: Any, ratio: float
+) -> str | None:
+    """None if ``candidate``'s RMSE on the training rows is at most ``ratio`` times PyTorch's;
+    else the failure, naming both figures. (No training data beside the checkpoint: no check.)"""
+    if job.rows is None:
+        return None
+    rows = job.rows.astype(np.float32)
+    target = np.asarray(job.targets, dtype=np.float64)
+    ours = float(np.sqrt(np.mean((candidate(rows).astype(np.float64) - target) ** 2)))
+    theirs = float(np.sqrt(np.mean((reference(rows).astype(np.float64) - target) ** 2)))
+    if ours <= ratio * theirs:
+        return None
+    return (
+        f"{name}: RMSE {ours:.4g} on the training rows, {ours / theirs:.4f}x PyTorch's "
+        f"{theirs:.4g} (at most {ratio:g}x)"
+    )
+
+
 def failure_message(result: ParityResult, info: ModelInfo, config: ExportConfig) -> str:
     house = ", ".join(
         f"{n}={v:g}" for n, v in zip(info.feature_names, result.worst_input, strict=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -25,12 +26,36 @@ C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 RUN_SECONDS = 120
 
 # Reads n rows of float32 features on stdin, writes n float32 prices (inf when the model
-# refuses the price as not finite) on stdout.
+# refuses the price) on stdout. For an integer export (its header defines HOUSEPRICE_Q16) the
+# harness converts to and from Q16.16 as a float caller would: rounded half away from zero.
 _C_HARNESS = """\
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "houseprice_model.h"
+
+static int price_of(const float *features, float *price)
+{
+#ifdef HOUSEPRICE_Q16
+    int32_t features_q16[HOUSEPRICE_N_FEATURES], price_q16;
+    int i, code;
+    for (i = 0; i < HOUSEPRICE_N_FEATURES; ++i) {
+        double value = (double)features[i] * 65536.0;
+        if (!(value > -2147483648.5 && value < 2147483647.5)) {
+            return HOUSEPRICE_ERR_INPUT;
+        }
+        features_q16[i] = (int32_t)(value >= 0.0 ? value + 0.5 : value - 0.5);
+    }
+    code = houseprice_predict_q16(features_q16, &price_q16);
+    if (code == HOUSEPRICE_OK) {
+        *price = (float)(price_q16 / 65536.0);
+    }
+    return code;
+#else
+    return houseprice_predict(features, price);
+#endif
+}
 
 int main(int argc, char **argv)
 {
@@ -40,7 +65,7 @@ int main(int argc, char **argv)
         if (fread(features, sizeof features, 1, stdin) != 1) {
             return 2;
         }
-        if (houseprice_predict(features, &price) != HOUSEPRICE_OK) {
+        if (price_of(features, &price) != HOUSEPRICE_OK) {
             price = INFINITY;
         }
         if (fwrite(&price, sizeof price, 1, stdout) != 1) {
@@ -149,5 +174,8 @@ def _run(command: list[str], folder: Path, data: bytes = b"") -> subprocess.Comp
 
 
 def _first_line(done: subprocess.CompletedProcess) -> str:
+    """The compiler's first complaint: its first error or warning line, not the "In file
+    included from ..." context before it."""
     lines = done.stderr.decode(errors="replace").strip().splitlines()
-    return lines[0] if lines else f"exit {done.returncode}"
+    complaints = [line for line in lines if re.search(r": (fatal error|error|warning): ", line)]
+    return (complaints or lines or [f"exit {done.returncode}"])[0]

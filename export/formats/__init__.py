@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from houseprice.export.formats.base import Built, ExportFormat, Forward, Job
+from houseprice.export.formats.base import Built, ExportFormat, Forward, Gate, Job
 from houseprice.export.formats.c import C
 from houseprice.export.formats.js import JS
 from houseprice.export.formats.npz import NPZ
@@ -12,4 +12,4 @@ from houseprice.export.formats.torchscript import TORCHSCRIPT
 
 FORMATS: dict[str, ExportFormat] = {f.name: f for f in (ONNX, TORCHSCRIPT, ORT, NPZ, C, JS)}
 
-__all__ = ["FORMATS", "Built", "ExportFormat", "Forward", "Job"]
+__all__ = ["FORMATS", "Built", "ExportFormat", "Forward", "Gate", "Job"]

@@ -32,7 +32,20 @@ class Job:
     fused: FusedPriceMLP  # what every format exports
     info: ModelInfo
     config: ExportConfig
+    rows: np.ndarray | None = None  # the training rows, when the data file is still there
+    targets: np.ndarray | None = None  # and their targets
     shared: dict[str, bytes] = field(default_factory=dict)  # bytes one format makes for another
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A format held to a bound of its own instead of ExportConfig's (integer arithmetic)."""
+
+    label: str  # its row in the gate table
+    rtol: float
+    atol: float
+    span: float  # random houses over this many training ranges (1: within them)
+    rmse_ratio: float | None = None  # and on the training rows at most this times PyTorch's RMSE
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class Built:
     forward: Forward  # runs ``data`` as a user would: the runtime, a compiled harness, node
     companions: dict[str, bytes] = field(default_factory=dict)  # files written beside it
     facts: dict[str, object] = field(default_factory=dict)  # its own keys in manifest.json
+    gate: Gate | None = None
 
 
 def companion_fact(name: str, data: bytes) -> dict[str, str]:

@@ -19,8 +19,7 @@ from houseprice.export.source_gate import C_FLAGS, c_forward, js_forward
 from houseprice.runtime.contract import ModelInfo
 from houseprice.runtime.npz_model import NpzModel
 from houseprice.runtime.predictor import Predictor
-from tests.conftest import EXAMPLES, assert_one_line_error, run_cli
-from tests.export.conftest import BOUND, relative_diff
+from tests.conftest import BOUND, EXAMPLES, assert_one_line_error, relative_diff, run_cli
 
 HOUSE = json.loads((EXAMPLES / "house.json").read_text())
 
@@ -44,8 +43,8 @@ def _c_predict(lib, features) -> tuple[int, float]:
     return code, price.value
 
 
-def test_c_agrees_with_onnxruntime_on_every_house(library, expected):
-    rows, prices = expected
+def test_c_agrees_with_onnxruntime_on_every_house(library, onnx_prices):
+    rows, prices = onnx_prices
     found = np.array([_c_predict(library, row) for row in rows], dtype=np.float64)
     assert (found[:, 0] == 0).all()
     assert relative_diff(found[:, 1], prices) < BOUND
@@ -62,14 +61,14 @@ def test_c_header_names_the_features_in_order(library, sources, exported):
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_c_refuses_a_non_finite_feature_and_leaves_the_price(library, expected, bad):
-    features = list(expected[0][0])
+def test_c_refuses_a_non_finite_feature_and_leaves_the_price(library, onnx_prices, bad):
+    features = list(onnx_prices[0][0])
     features[5] = bad
     assert _c_predict(library, features) == (CODES["HOUSEPRICE_ERR_INPUT"][0], -1.0)
 
 
-def test_c_refuses_null_pointers(library, expected):
-    row = (ctypes.c_float * 13)(*expected[0][0])
+def test_c_refuses_null_pointers(library, onnx_prices):
+    row = (ctypes.c_float * 13)(*onnx_prices[0][0])
     assert library.houseprice_predict(None, None) == CODES["HOUSEPRICE_ERR_NULL"][0]
     assert library.houseprice_predict(row, None) == CODES["HOUSEPRICE_ERR_NULL"][0]
 
@@ -128,8 +127,8 @@ def _node(sources, cases: list) -> list[dict]:
     return json.loads(done.stdout)
 
 
-def test_js_agrees_with_onnxruntime_on_every_house(sources, expected):
-    rows, prices = expected
+def test_js_agrees_with_onnxruntime_on_every_house(sources, onnx_prices):
+    rows, prices = onnx_prices
     names = list(HOUSE)
     houses = [dict(zip(names, map(float, row), strict=True)) for row in rows]
     (answer,) = _node(sources, [["predictMany", houses]])

@@ -19,8 +19,7 @@ import pytest
 from houseprice.export.c_source import HEADER_NAME, SOURCE_NAME
 from houseprice.export.js_source import MODULE_NAME
 from houseprice.export.source_gate import C_FLAGS, build_c_harness, run_c_harness
-from tests.conftest import EXAMPLES
-from tests.export.conftest import BOUND, relative_diff
+from tests.conftest import BOUND, EXAMPLES, relative_diff
 
 pytestmark = pytest.mark.slow
 HOUSE = json.loads((EXAMPLES / "house.json").read_text())
@@ -36,14 +35,14 @@ def _tool(name: str, package: str) -> str:
     return found
 
 
-def test_c_as_a_static_armhf_binary_under_qemu(sources, expected, tmp_path):
+def test_c_as_a_static_armhf_binary_under_qemu(sources, onnx_prices, tmp_path):
     compiler = _tool("arm-linux-gnueabihf-gcc", "gcc-arm-linux-gnueabihf libc6-dev-armhf-cross")
     qemu = _tool("qemu-arm-static", "qemu-user-static")
     header, source = (sources / HEADER_NAME).read_bytes(), (sources / SOURCE_NAME).read_bytes()
     binary = build_c_harness(tmp_path, [compiler, "-static"], header, source)
     kind = subprocess.run(["file", "-b", str(binary)], capture_output=True, text=True).stdout
     assert kind.startswith("ELF 32-bit LSB executable, ARM, EABI5") and "statically" in kind
-    rows, prices = expected
+    rows, prices = onnx_prices
     found = run_c_harness([qemu, str(binary)], tmp_path, rows)
     assert relative_diff(found, prices) < BOUND
     (tmp_path / "x86").mkdir()
@@ -105,9 +104,9 @@ PAGE = """\
 """
 
 
-def test_the_es_module_in_headless_chromium(sources, expected, tmp_path):
+def test_the_es_module_in_headless_chromium(sources, onnx_prices, tmp_path):
     browser = _tool("chromium", "chromium")
-    rows, prices = expected
+    rows, prices = onnx_prices
     shutil.copy(sources / MODULE_NAME, tmp_path)
     page = PAGE.replace("MODULE", MODULE_NAME).replace("ROWS", json.dumps(rows.tolist()))
     (tmp_path / "page.html").write_text(page)
