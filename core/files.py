@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -124,7 +125,7 @@ def _keep_aside(target: Path) -> Path | None:
     if not target.exists():
         return None
     while True:
-        aside = target.with_name(f".{target.name}.{secrets.token_hex(4)}.previous")
+        aside = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.previous")
         try:
             os.link(target, aside)
             return aside
@@ -163,7 +164,8 @@ def _staged(target: Path) -> Iterator[tuple[BinaryIO, Callable[[], None]]]:
     import tempfile
 
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        prefix = f".{target.name}.{os.getpid()}."  # the writer's pid: sweep_leftovers reads it
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror or exc}") from None
     committed = False
@@ -281,3 +283,35 @@ def _spool_error(exc: OSError) -> OutputError:
         f"cannot hold the output in a temporary file ({exc.strerror or exc}); "
         "set TMPDIR to a folder with space, or write with -o FILE"
     )
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(?:tmp|previous)$")
+
+
+def sweep_leftovers(folder: Path, names: set[str]) -> list[Path]:
+    """Remove the temp and kept-aside files that a writer of one of ``names`` in ``folder`` left
+    when it was killed (its pid, in the name, no longer runs); a live writer's, and anything
+    else, stay. The paths removed."""
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _LEFTOVER.match(path.name)
+        if match is None or match["name"] not in names or _alive(int(match["pid"])):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid != 0  # someone else's process, or no such number: leave its files
+    return True

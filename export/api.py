@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from houseprice.core.errors import OutputError
-from houseprice.core.files import atomic_write_many
+from houseprice.core.files import atomic_write_many, sweep_leftovers
 from houseprice.core.version import __version__
 from houseprice.data import DataError, bundled_data_path, load_dataset
 from houseprice.export.config import ExportConfig
@@ -86,6 +86,7 @@ def export_model(
         fmt.check_tools(config)
     trained = load_checkpoint(checkpoint)
     check_writable(out)
+    sweep_leftovers(out, own_file_names())  # a killed export's temp files, never a live one's
     info = model_info(trained)
     data = training_data(trained)
     rows, targets = data if data is not None else (None, None)
@@ -108,6 +109,14 @@ def installed_formats() -> tuple[list[str], list[ExportFormat]]:
     package)."""
     skipped = [f for f in FORMATS.values() if f.missing_package()]
     return [name for name, f in FORMATS.items() if f not in skipped], skipped
+
+
+def own_file_names() -> set[str]:
+    """Every file name hp-export writes into OUT."""
+    names = {MANIFEST}
+    for fmt in FORMATS.values():
+        names.update((fmt.file_name, *fmt.companions))
+    return names
 
 
 def _format(name: str) -> ExportFormat:

@@ -90,8 +90,8 @@ def _source(plan: IntPlan, info: ModelInfo) -> str:
         + _int_array("static const unsigned char SHIFT", plan.shift)
         + "\n/* ln(1 + t) for t in [0, 1) and exp(r) for r in [0, ln 2): Q30 coefficients,\n"
         + " * highest power first (Chebyshev fits: errors 5.6e-7 and 6.5e-9). */\n"
-        + _int_array("static const int32_t LOG_POLY", plan.log_poly)
-        + _int_array("static const int32_t EXP_POLY", plan.exp_poly)
+        + (_int_array("static const int32_t LOG_POLY", plan.log_poly) if plan.n_logged else "")
+        + (_int_array("static const int32_t EXP_POLY", plan.exp_poly) if plan.log_target else "")
         + "\n/* The wide layer: per hidden unit its weights on u (z order), then its bias on\n"
         + " * ONE_U, each unit scaled by |its last-layer weight| and a power of two of its own;\n"
         + " * units 0..N_POSITIVE-1 add to the price's logarithm, the rest subtract. */\n"
@@ -154,6 +154,7 @@ static int64_t round_shift(int64_t p, unsigned s)
     return p < 0 ? -(int64_t)magnitude : (int64_t)magnitude;
 }
 
+#if N_LOGGED > 0 || LOG_TARGET
 /* a * b / 2^30 for Q30 values: |a| < 2^31, |b| <= 2^30. */
 static int32_t mul_q30(int32_t a, int32_t b)
 {
@@ -170,6 +171,9 @@ static int32_t polynomial_q30(const int32_t *coefficients, int degree, int32_t t
     return value;
 }
 
+#endif
+
+#if N_LOGGED > 0
 /* ln(1 + max(x, 0)) in Q16.16 for x in Q16.16. */
 static int32_t log1p_q16(int32_t x)
 {
@@ -189,12 +193,16 @@ static int32_t log1p_q16(int32_t x)
     return (sum + 128) >> 8;
 }
 
+#endif
+
 static int32_t standardized(const int32_t *features_q16, int column)
 {
     int32_t z = features_q16[ORDER[column]];
+#if N_LOGGED > 0
     if (column < N_LOGGED) {
         z = log1p_q16(z);
     }
+#endif
     /* |u| within the bound the export checked: int32 */
     return (int32_t)round_shift(((int64_t)z - CENTER[column]) * MULTIPLIER[column], SHIFT[column]);
 }

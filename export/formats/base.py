@@ -68,6 +68,7 @@ class ExportFormat:
     file_name: str
     help: str
     build: Callable[[Job, ExitStack], Built]  # builds in folders the stack removes
+    companions: tuple[str, ...] = ()  # the names of the files written beside file_name
     # Python packages it needs beyond the `export` extra, and the extra that adds them:
     # `--format all` skips a format whose packages are missing, naming the extra.
     packages: tuple[str, ...] = ()

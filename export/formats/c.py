@@ -50,5 +50,6 @@ C = ExportFormat(
     "houseprice_model.c",
     "C99 source for microcontrollers (with houseprice_model.h; integers only with --arith)",
     _build,
+    companions=("houseprice_model.h",),
     check_tools=_check_compiler,
 )

@@ -54,4 +54,5 @@ ORT = ExportFormat(
     "model.ort",
     "ORT format for onnxruntime-mobile and reduced builds, with required_operators.config",
     _build_ort,
+    companions=("required_operators.config",),
 )

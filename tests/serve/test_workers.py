@@ -55,6 +55,9 @@ def test_metrics_add_up_over_workers(model, tmp_path):
 
 def test_an_admin_reload_reaches_every_worker(model, tmp_path):
     with serving(model, "--workers", "2", "--token-file", str(tmp_path / "token")) as server:
+        # both workers up: one still starting would load the supervisor's newest model without
+        # counting a reload of its own
+        assert _wait(lambda: server.output().count("Application startup complete") == 2)
         old = server.price(HOUSE)
         sum_model(model, 13, info().to_metadata())
         status, _, body = server.call("POST", "/v1/admin/reload")
