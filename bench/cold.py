@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from houseprice.bench.edge import cold_commands
 from houseprice.bench.records import COLD_BARE, COLD_INFER, COLD_TORCH
 
 
@@ -61,6 +62,7 @@ def cold_start(
             str(house),
             json.dumps(features),
         ]
+    commands.update(cold_commands(model, house))
     times: dict[str, list[float]] = {name: [] for name in commands}
     for command in commands.values():
         _wall_ms(command)  # warm the page cache

@@ -16,6 +16,7 @@ import numpy as np
 
 from houseprice.bench.c_floor import c_candidate
 from houseprice.bench.cold import cold_start
+from houseprice.bench.edge import PTE_COLD, litert_candidates, pte_row
 from houseprice.bench.floor import compare_to_floor, floor_candidates, unfused_candidate
 from houseprice.bench.graph import graph_facts
 from houseprice.bench.records import QUICK, BenchSettings, Report
@@ -84,6 +85,9 @@ def run(
         entries = torch_candidates(checkpoint, torchscript, x_batch, test)
         entries += runtime_candidates(model, x_batch, test)
         entries += numpy_candidates(model, x_batch, test)
+        entries += litert_candidates(model, x_batch, test)
+        pte, pte_cold_ms = pte_row(model, x_batch, settings.cold_runs, Path(folder))
+        entries.append(pte)
         entries += floor_candidates(model, checkpoint, x_batch)
         entries.append(c_candidate(checkpoint, x_batch, Path(folder)))
         entries.append(unfused_candidate(x_batch))
@@ -109,5 +113,7 @@ def run(
                 Path(folder),
                 settings.scale_runs,
             )
+        if pte_cold_ms is not None:
+            report.cold_start_ms[PTE_COLD] = pte_cold_ms
     report.targets = evaluate_targets(report)
     return report

@@ -35,6 +35,10 @@ from houseprice.train.model import PriceMLP
 class FusedPriceMLP(nn.Module):
     def __init__(self, model: PriceMLP):
         super().__init__()
+        with torch.no_grad():  # buffers, not graph nodes: torch.export deep-copies the module
+            self._fuse(model)
+
+    def _fuse(self, model: PriceMLP) -> None:
         logged = model.log_mask > 0
         # z's column order: the logged columns, then the raw ones (then the ones column).
         order = torch.cat([torch.nonzero(logged).flatten(), torch.nonzero(~logged).flatten()])

@@ -12,11 +12,12 @@ import numpy as np
 
 from houseprice.core.errors import MissingDependencyError, ModelError
 from houseprice.runtime.contract import ModelInfo
-from houseprice.runtime.model_file import NPZ
+from houseprice.runtime.model_file import NPZ, TFLITE
 
 # Rows per call for large inputs, so that a block's hidden activations stay in the CPU's cache:
 # measured per CPU with `python -m houseprice.bench.blocks` (docs/design.md, "Cache-sized blocks").
 ONNX_BLOCK_ROWS = 512
+LITERT_BLOCK_ROWS = 512
 NUMPY_BLOCK_ROWS = 1024
 
 
@@ -32,6 +33,8 @@ class Engine:
 def open_engine(kind: str, model_bytes: bytes, threads: int, source: str) -> Engine:
     if kind == NPZ:
         return _numpy_engine(model_bytes, source)
+    if kind == TFLITE:
+        return _litert_engine(model_bytes, threads, source)
     try:
         from houseprice.runtime import onnx_session
     except ImportError as exc:
@@ -71,3 +74,19 @@ def _numpy_engine(model_bytes: bytes, source: str) -> Engine:
         model.runner(NUMPY_BLOCK_ROWS),
         block_rows=NUMPY_BLOCK_ROWS,
     )
+
+
+def _litert_engine(model_bytes: bytes, threads: int, source: str) -> Engine:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+
+        from houseprice.runtime import tflite_engine
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "ai_edge_litert":
+            raise
+        raise MissingDependencyError(
+            f"{source}: ai-edge-litert is not installed, and a TFLite file needs it; install it "
+            "with `pip install '.[litert-runtime]'` in the houseprice checkout"
+        ) from None
+    info, signature, run = tflite_engine.open_tflite(model_bytes, threads, source)
+    return Engine("litert", info, signature, run, block_rows=LITERT_BLOCK_ROWS)

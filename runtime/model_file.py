@@ -1,6 +1,6 @@
 """What kind of model file a run of bytes is, judged from its first bytes before it is read
-whole: an ONNX protobuf, an ORT-format flatbuffer (``hp-export --format ort``) or a numpy
-archive (``--format npz``). Standard library only."""
+whole: an ONNX protobuf, an ORT-format flatbuffer (``hp-export --format ort``), a numpy archive
+(``--format npz``) or a TFLite flatbuffer (``--format tflite``). Standard library only."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ MAX_MODEL_BYTES = 2**31 - 1
 _ONNX_FIRST_BYTE = b"\x08"
 # An ORT-format file is a flatbuffer: a 4-byte root offset, then this identifier.
 _ORT_FORMAT_ID = b"ORTM"
+# A TFLite model (``hp-export --format tflite``) is a flatbuffer with the identifier TFL3.
+_TFLITE_ID = b"TFL3"
 # A .npz is a zip archive; numpy writes a local file header first.
 _ZIP_MAGIC = b"PK\x03\x04"
 HEAD_BYTES = 8
 
-ONNX, ORT, NPZ = "onnx", "ort", "npz"
+ONNX, ORT, NPZ, TFLITE = "onnx", "ort", "npz", "tflite"
 
 
 def file_size(handle: Any) -> int:
@@ -28,7 +30,7 @@ def file_size(handle: Any) -> int:
 
 
 def model_kind(head: bytes, size: int, source: str) -> str:
-    """ONNX, ORT or NPZ, or a ModelError saying why these bytes are no model."""
+    """ONNX, ORT, NPZ or TFLITE, or a ModelError saying why these bytes are no model."""
     if size > MAX_MODEL_BYTES:
         raise ModelError(
             f"{source}: {size:,} bytes, more than an ONNX file can hold (2 GiB); not a model"
@@ -37,6 +39,8 @@ def model_kind(head: bytes, size: int, source: str) -> str:
         return NPZ
     if head[4:8] == _ORT_FORMAT_ID:
         return ORT
+    if head[4:8] == _TFLITE_ID:
+        return TFLITE
     if head[:1] == _ONNX_FIRST_BYTE:
         return ONNX
     what = "empty" if not head else f"starts with byte 0x{head[0]:02x}"

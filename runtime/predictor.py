@@ -16,7 +16,7 @@ from houseprice.core.reading import open_regular
 from houseprice.runtime.contract import OUTPUT_NAME, ModelInfo
 from houseprice.runtime.engines import open_engine
 from houseprice.runtime.file_versions import oldest_onnxruntime
-from houseprice.runtime.model_file import HEAD_BYTES, NPZ, file_size, model_kind
+from houseprice.runtime.model_file import HEAD_BYTES, NPZ, TFLITE, file_size, model_kind
 from houseprice.runtime.one_house import OneHouse
 from houseprice.runtime.validate import (
     Locate,
@@ -101,9 +101,12 @@ class Predictor:
         return self._signature
 
     def runs_on(self) -> str:
-        """Which engines load this file: numpy alone for an npz, else the oldest onnxruntime."""
+        """Which engines load this file: numpy alone for an npz, LiteRT for a .tflite, else the
+        oldest onnxruntime."""
         if self.kind == NPZ:
             return "numpy alone (no onnxruntime needed)"
+        if self.kind == TFLITE:
+            return "LiteRT (ai-edge-litert; no onnxruntime, no torch)"
         oldest = oldest_onnxruntime(self._model_bytes)
         return f"onnxruntime >= {oldest}" if oldest else "onnxruntime (oldest release unknown)"
 

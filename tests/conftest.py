@@ -269,3 +269,14 @@ def onnx_prices(exported):
 
 def relative_diff(found: np.ndarray, wanted: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(found) - wanted) / np.abs(wanted)))
+
+
+@pytest.fixture(scope="session")
+def edge_exports(exported, tmp_path_factory) -> Path:
+    """The shared model as model.pte and model.tflite (with model.onnx beside), once per run."""
+    from houseprice.export.api import export_model
+
+    with once_per_run(tmp_path_factory, "edge-exports") as folder:
+        if not (folder / "manifest.json").is_file():
+            export_model(exported.checkpoint, folder, ["onnx", "pte", "tflite"])
+        return folder

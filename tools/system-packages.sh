@@ -2,10 +2,11 @@
 # The Debian packages the tests run the exports with: gcc and node for the parity gate of the C
 # and JS formats, a cross compiler and qemu-user for armhf, arm-none-eabi for a Cortex-M4F,
 # Chromium for the ES module in a browser, ChromeDriver for hp-serve's pricing page,
-# qemu-system-arm for the Cortex-M boards (tests/mcu, hp-bench --mcu). Installed
+# qemu-system-arm for the Cortex-M boards (tests/mcu, hp-bench --mcu), g++ for the ExecuTorch
+# example (examples/executorch). Installed
 # when missing (as root); otherwise the one command to run is printed and this fails.
 set -eu
-packages="gcc binutils file gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
+packages="gcc g++ binutils file gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user-static
 gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium chromium-driver openssl"
 missing=""
 for package in $packages; do

@@ -28,6 +28,8 @@ def _runtime_built(data: bytes, kind: str, companions: dict[str, bytes], job: Jo
     except ModelError as exc:
         raise ConversionError(f"the runtime cannot load the exported graph: {exc}") from None
     facts = {"opset": job.config.opset, "oldest_onnxruntime": oldest_onnxruntime(data)}
+    if kind in ("NPZ", "TFLite"):  # no ONNX graph: no opset, no onnxruntime
+        facts = {}
     # Raw outputs: the gate compares infinities and NaN as they are; the Predictor's pricing
     # methods would refuse them.
     return Built(data, runtime.predict_unchecked, companions, facts)

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import onnx
+import pytest
 
 from houseprice.bench import records
 from houseprice.bench.measure import TARGETS
@@ -29,6 +31,9 @@ FORMATS = [
     records.RUNTIME_ARRAY,
     records.NUMPY_DICT,
     records.NUMPY_ARRAY,
+    records.LITERT_DICT,
+    records.LITERT_ARRAY,
+    records.PTE_RUN,
 ]
 FLOORS = list(records.FLOORS)
 ROWS = FORMATS + FLOORS + [records.UNFUSED_RUN]
@@ -42,30 +47,48 @@ def quick_bench(exported, *args: str):
     return run_cli("hp-bench", "--quick", *args, *model_args(exported), timeout=300)
 
 
-def test_quick_json_report_has_every_row_and_column(exported):
-    result = quick_bench(exported, "--json", "--scale-rows", "600")
+@pytest.fixture
+def every_format(exported, edge_exports, tmp_path):
+    """A folder with the shared model in every format hp-bench times."""
+    for path in (exported.onnx, exported.npz, exported.torchscript, exported.checkpoint):
+        shutil.copy(path, tmp_path / path.name)
+    for name in ("model.pte", "model.tflite"):
+        shutil.copy(edge_exports / name, tmp_path / name)
+    return tmp_path
+
+
+def test_quick_json_report_has_every_row_and_column(every_format):
+    args = ["--model", str(every_format / "model.onnx")]
+    args += ["--checkpoint", str(every_format / "checkpoint.pt")]
+    result = run_cli("hp-bench", "--quick", "--json", "--scale-rows", "600", *args, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [r["name"] for r in report["rows"]] == ROWS
     for row in report["rows"]:
         assert set(row) == COLUMNS and row["status"] == "ok", row
-        assert row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"] and row["houses_per_s"] > 0
-    formats = [r for r in report["rows"] if r["name"] in FORMATS]
+        assert row["houses_per_s"] > 0
+        if row["name"] != records.PTE_RUN:  # whole processes: no one-house latency
+            assert row["p50_us"] > 0 and row["p99_us"] >= row["p50_us"]
+    formats = [r for r in report["rows"] if r["name"] in FORMATS and r["name"] != records.PTE_RUN]
     rmse = {round(r["test_rmse"], 3) for r in formats}
     assert len(rmse) == 1  # every format scores the same hold-out split alike
     assert all(r["p50_x_floor"] > 0 and r["batch_x_floor"] > 0 for r in formats)
+    pte = next(r for r in report["rows"] if r["name"] == records.PTE_RUN)
+    assert pte["houses_per_s"] > 0 and pte["file_bytes"] > 0 and pte["p50_us"] is None
     assert all(r["p50_x_floor"] is None for r in report["rows"] if r["name"] in FLOORS)
     assert set(report["cold_start_ms"]) == {
         "hp-infer",
         "python -c 'import onnxruntime, numpy'",
         "torch (TorchScript) script",
+        "hp-infer, model.tflite",
+        "executorch C++ runner, model.pte",
     }
     assert report["scale"]["houses"] == 600 and report["scale"]["peak_rss_mb"] > 0
     assert report["scale"]["mixed_shapes_houses_per_s"] > 0
     # The graph's facts, from the file and onnxruntime's mobile checker (tests/export holds the
     # checker's full account): the fused graph, whole on NNAPI, all but Log on CoreML MLProgram.
     assert report["graph"] == {
-        "nodes": len(onnx.load(exported.onnx).graph.node),
+        "nodes": len(onnx.load(every_format / "model.onnx").graph.node),
         "nnapi_partitions": 1,
         "nnapi_nodes_left": 0,
         "coreml_mlprogram_partitions": 2,

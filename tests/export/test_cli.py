@@ -46,7 +46,7 @@ def test_all_formats(exported, tmp_path):
     written = {p.name for p in tmp_path.iterdir()}
     every = {"model.onnx", "model.ort", "model.npz", "model.torchscript.pt", "manifest.json"}
     every |= {"required_operators.config", "houseprice_model.h", "houseprice_model.c"}
-    assert written == every | {"houseprice_model.mjs"}
+    assert written == every | {"houseprice_model.mjs", "model.pte", "model.tflite"}
 
 
 @pytest.mark.parametrize("kind", ["missing", "corrupt", "incompatible"])
@@ -72,8 +72,8 @@ def test_checkpoint_errors(exported, tmp_path, kind):
 
 
 def test_unknown_format_and_unwritable_output(exported, tmp_path):
-    result = runner.invoke(app, ["--format", "tflite", "--checkpoint", str(exported.checkpoint)])
-    assert result.exit_code == 2 and "tflite" in result.output
+    result = runner.invoke(app, ["--format", "coreml", "--checkpoint", str(exported.checkpoint)])
+    assert result.exit_code == 2 and "coreml" in result.output
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = runner.invoke(

@@ -156,8 +156,8 @@ def test_gate_refuses_a_corrupted_graph_and_writes_nothing(exported, tmp_path, m
 
 
 def test_errors(exported, tmp_path):
-    with pytest.raises(ExportError, match="unknown format 'tflite'"):
-        export_model(exported.checkpoint, tmp_path, ["tflite"])
+    with pytest.raises(ExportError, match="unknown format 'coreml'"):
+        export_model(exported.checkpoint, tmp_path, ["coreml"])
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(ExportError, match="cannot write"):

@@ -66,3 +66,14 @@ def test_hp_serve_prices_with_npz(bin_, exported):
     assert json.loads(body)["price"] == pytest.approx(
         json.loads(expected.stdout)["price"], rel=2e-6
     )
+
+
+@pytest.mark.slow
+def test_a_tflite_without_ai_edge_litert_names_the_extra(bin_, edge_exports):
+    result = run_quietly(
+        bin_ / "hp-infer", EXAMPLES / "house.json", "--model", edge_exports / "model.tflite"
+    )
+    assert_one_line_error(
+        result, 6, "ai-edge-litert is not installed, and a TFLite file needs it", "hp-infer"
+    )
+    assert "pip install '.[litert-runtime]'" in result.stderr

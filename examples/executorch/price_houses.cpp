@@ -1,0 +1,1 @@
+../../export/pte_runner.cpp
