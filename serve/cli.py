@@ -47,7 +47,7 @@ MAX_TOKEN_BYTES = 4096
 
 # Every flag, with its argparse options; the defaults are ServeConfig's own.
 FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("--model", {"type": Path, "default": defaults.MODEL, "help": "exported model: .onnx, .ort or .npz [%(default)s]"}),
+    ("--model", {"type": Path, "default": defaults.MODEL, "help": "exported model: .onnx, .ort, .npz or .tflite [%(default)s]"}),
     ("--name", {"type": flags.model_name, "default": ServeConfig.model_name, "help": "the model's name in the /v2 (Open Inference Protocol) routes [%(default)s]"}),
     ("--host", {"type": flags.host, "default": ServeConfig.host, "help": "address to bind [%(default)s: this machine only]"}),
     ("--port", {"type": flags.port, "default": ServeConfig.port, "help": "port; 0 picks a free one [%(default)s]"}),
