@@ -49,8 +49,9 @@ def format_report(report: Report) -> str:
         lines += ["", "targets:"]
         for t in report.targets:
             mark = {True: "met", False: "NOT MET", None: "not measured"}[t["met"]]
+            kind = " (absolute)" if t["kind"] == "absolute" else ""
             lines.append(
-                f"  {t['target']:<55}{_num(t['measured'], ',.3g'):>10}  {t['bound']:<10}{mark}"
+                f"  {t['target']:<55}{_num(t['measured'], ',.3g'):>10}  {t['bound']:<10}{mark}{kind}"
             )
     m = report.machine
     lines += [

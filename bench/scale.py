@@ -33,6 +33,13 @@ def scale(
     mixed_command = [hp_infer_command(), str(mixed), "--model", str(model)]
     mixed_runs = [_measured_run(mixed_command, sample_memory=False) for _ in range(runs)]
     mixed_seconds = statistics.median(run["seconds"] for run in mixed_runs)
+    # The yardstick the throughput targets are ratios to: a bare json.loads loop over the same
+    # files, whole processes timed the same way, interleaved in the same run.
+    bare = [[sys.executable, "-c", BARE_JSON_LOOP, str(p)] for p in (path, mixed)]
+    bare_seconds = [
+        statistics.median(_measured_run(c, sample_memory=False)["seconds"] for _ in range(runs))
+        for c in bare
+    ]
     # Peak PSS of the whole process tree, sampled every 10 ms, and never below the peak RSS of
     # the largest single process (which the kernel tracks exactly); the worst run counts.
     peak_kb = max(max(run["tree_peak_kb"], run["maxrss_kb"]) for run in measured)
@@ -43,10 +50,15 @@ def scale(
         "seconds": seconds,
         "houses_per_s": rows / seconds,
         "mixed_shapes_houses_per_s": rows / mixed_seconds,
+        "bare_json_loads_houses_per_s": rows / bare_seconds[0],
+        "bare_json_loads_mixed_houses_per_s": rows / bare_seconds[1],
         "peak_rss_mb": peak_kb / 1024,
         "largest_process_rss_mb": largest_kb / 1024,
         "runs": runs,
     }
+
+
+BARE_JSON_LOOP = "import json, sys\nfor line in open(sys.argv[1], 'rb'):\n    json.loads(line)"
 
 
 def _measured_run(command: list[str], sample_memory: bool) -> dict[str, float]:

@@ -122,10 +122,23 @@ def require_extra(prog: str, extra: str, *modules: str) -> None:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, with usage errors as one line like every other houseprice error."""
+    """argparse, with usage errors as one line like every other houseprice error, and an unknown
+    option named first (argparse would complain of missing arguments before it)."""
 
     def error(self, message: str) -> NoReturn:
         fail(self.prog, f"{message} (see {self.prog} --help)", EXIT_USAGE)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        given = sys.argv[1:] if args is None else list(args)
+        for arg in given:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            known = self._option_string_actions
+            # argparse also takes an unambiguous prefix of a long option
+            if arg.startswith("--") and not any(option.startswith(name) for option in known):
+                self.error(f"unrecognized arguments: {arg}")
+        return super().parse_args(given, namespace)
 
 
 def echo(prog: str, text: str) -> None:

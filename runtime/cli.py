@@ -48,7 +48,9 @@ those, JSON Lines, or the CSV with a price column appended."""
 EPILOG = """\
 exit codes: 0 ok (warnings may be printed), 1 invalid input, 2 bad usage,
             3 model missing or not a houseprice export, 5 output not writable,
-            130 interrupted (SIGINT), 143 terminated (SIGTERM): nothing written"""
+            6 a runtime the model file needs is not installed (onnxruntime for .onnx/.ort,
+              ai-edge-litert for .tflite), 130 interrupted (SIGINT),
+            143 terminated (SIGTERM): nothing written"""
 
 
 class _Version(argparse.Action):

@@ -27,6 +27,7 @@ from houseprice.core.cli import (
     fail,
     fail_with,
     require_extra,
+    usage_fail,
     warn,
     worker_count,
 )
@@ -95,7 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
     from houseprice.serve.tls import TlsError, check_pair, clear_text_warning, open_to_all_warning
 
     if (args.tls_cert is None) != (args.tls_key is None):
-        fail(PROG, "--tls-cert and --tls-key go together", EXIT_USAGE)
+        usage_fail(PROG, "--tls-cert and --tls-key go together")
 
     config = ServeConfig(
         model=args.model,

@@ -37,7 +37,7 @@ class LoadedModel:
         """What `hp-infer --describe` shows, as JSON."""
         info = self.predictor.info
         return {
-            "path": str(self.path.name),  # the name only: no server paths in responses
+            "file": str(self.path.name),  # the name only: no server paths in responses
             "sha256": self.sha256,
             "target": {"name": info.target_name, "unit": info.target_unit},
             "features": [

@@ -67,7 +67,7 @@ def _v1(info: ModelInfo) -> dict[str, Any]:
         ),
         "Model": _object(
             {
-                "path": _STRING,
+                "file": _STRING,
                 "sha256": _STRING,
                 "target": _object({"name": _STRING, "unit": _STRING}),
                 "features": {"type": "array", "items": feature},

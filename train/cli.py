@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -107,7 +109,7 @@ def train(
             drop=tuple(drop) or None,
         )
     except ConfigError as exc:
-        common.fail(PROG, str(exc), common.EXIT_USAGE)
+        common.usage_fail(PROG, str(exc))
     try:
         dataset = load_dataset(data, target=target).drop(config.drop)
         if cv:
@@ -134,6 +136,21 @@ def _current_name(flag: str, value: str) -> str:
     return OLD_NAMES[value]
 
 
+@contextmanager
+def output_folder(out: Path) -> Iterator[None]:
+    """``out`` made (with its parents) before the work, so an unwritable place fails at once, and
+    removed again, those made here and still empty, if the work fails or is interrupted."""
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for folder in made:  # deepest first
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool, jobs: int) -> None:
     from houseprice.core.files import atomic_write_bytes
     from houseprice.train.checkpoint import save_checkpoint
@@ -142,10 +159,9 @@ def _run_holdout(dataset, config, out: Path, plot: bool, quiet: bool, jobs: int)
 
     if plot:
         _require_matplotlib()
-    out.mkdir(parents=True, exist_ok=True)
-    with _progress(quiet, "training") as advance:
+    with output_folder(out), _progress(quiet, "training") as advance:
         run = train_holdout(dataset, config, advance, jobs)
-    save_checkpoint(run.trained, out / "checkpoint.pt")
+        save_checkpoint(run.trained, out / "checkpoint.pt")
     metrics = {
         **run.trained.info.metrics,
         "features": list(dataset.feature_names),
@@ -193,9 +209,8 @@ def _run_cv(dataset, config, plan: CVPlan, out: Path, quiet: bool) -> None:
 
     k, repeats = plan.folds, plan.repeats
     candidates = comparison_candidates(config, with_gbr=sklearn_available())
-    out.mkdir(parents=True, exist_ok=True)
     total = k * repeats * len(candidates)
-    with _progress(quiet, f"{k}-fold CV x {repeats}", total=total) as advance:
+    with output_folder(out), _progress(quiet, f"{k}-fold CV x {repeats}", total=total) as advance:
         step = lambda: advance(None, None)  # noqa: E731
         scores = cross_validate(
             dataset, candidates, k, repeats, config.seed, jobs=min(plan.jobs, total), on_fit=step
