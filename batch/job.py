@@ -23,7 +23,7 @@ import pandas as pd
 from houseprice.batch.errors import ClusterError
 from houseprice.batch.layout import FilePlan, Layout, first_line, lay_out, read_partition
 from houseprice.batch.output import check_output, discard, make_staging, put_in_place, write_marker
-from houseprice.batch.score import priced_features, send_model, worker_predictor
+from houseprice.batch.score import Columns, price_frame, send_model, worker_predictor
 from houseprice.batch.sources import find_sources
 from houseprice.core import defaults
 from houseprice.core.errors import InputError, ModelError, OutputError
@@ -192,12 +192,11 @@ class _PartitionTask:
         self, part: pd.DataFrame, offset: int, file: str, ranges: RangeCheck
     ) -> pd.DataFrame:
         locate = lambda i: f"{file}: row {offset + i + 1}"  # noqa: E731
-        names = self.layout.features
+        columns = Columns(self.layout.features, self.layout.price)
         predictor = worker_predictor(self.plugin)
-        x, prices = priced_features(part, names, predictor, locate)
+        priced, x = price_frame(part, columns, predictor, locate, as_priced=True)
         ranges.update(x, locate)
-        values = {name: x[:, j] for j, name in enumerate(names)}
-        return part.assign(**values, **{self.layout.price: prices})
+        return priced
 
 
 def _sink(fmt: str, path: Path, layout: Layout, source_format: str) -> Any:

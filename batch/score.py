@@ -125,11 +125,19 @@ def _price_partition(
 
 
 def price_frame(
-    df: pd.DataFrame, columns: Columns, predictor: Predictor, locate: Any
+    df: pd.DataFrame,
+    columns: Columns,
+    predictor: Predictor,
+    locate: Any,
+    *,
+    as_priced: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """``df`` with the price column appended, and the feature matrix it was priced from."""
+    """``df`` with the price column appended, and the feature matrix it was priced from; with
+    ``as_priced`` the feature columns too are replaced by the float32 values the model saw (one
+    schema for every part file of a job)."""
     x, prices = priced_features(df, columns.features, predictor, locate)
-    return df.assign(**{columns.price: prices}), x
+    values = {name: x[:, j] for j, name in enumerate(columns.features)} if as_priced else {}
+    return df.assign(**values, **{columns.price: prices}), x
 
 
 def priced_features(
