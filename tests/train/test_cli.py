@@ -228,7 +228,7 @@ def test_sigterm_mid_training_leaves_no_files(tmp_path: Path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
     assert err.decode() == "hp-train: interrupted; nothing written\n"
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # the folder hp-train made is removed with nothing in it
 
 
 @pytest.mark.slow
@@ -286,3 +286,16 @@ def test_a_checkpoint_from_before_the_rename_loads(tmp_path: Path):
     payload["info"][key] = json.dumps({**config, "split": "seed"})
     torch.save(payload, tmp_path / "old.pt")
     assert load_checkpoint(tmp_path / "old.pt").config.split == "tutorial"
+
+
+def test_a_failed_run_removes_only_the_folders_it_made(tmp_path: Path):
+    from houseprice.train.cli import output_folder
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(KeyboardInterrupt), output_folder(kept / "new" / "deeper"):
+        raise KeyboardInterrupt
+    assert kept.exists() and list(kept.iterdir()) == []
+    with pytest.raises(RuntimeError), output_folder(kept):
+        raise RuntimeError
+    assert kept.exists()
