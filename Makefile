@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml requirements/torch.txt
 	@# torch first and pinned (CPU build from local disk), then the project with every extra; the
 	@# constraint keeps the extras' torch range from pulling any other build.
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/torch.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/torch.txt -e '.[export,plot,serve,dask,executorch,litert,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/torch.txt -e '.[export,plot,serve,grpc,dask,executorch,litert,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

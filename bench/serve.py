@@ -20,6 +20,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
+from typing import Any
+
+from houseprice.bench import serve_oip
 
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.body = [[{body}]]
@@ -62,41 +65,34 @@ def wait_ready(port: int, deadline_s: float = 30) -> None:
     raise RuntimeError(f"no server on port {port} after {deadline_s} s")
 
 
-def start_servers(model: Path, workers: int) -> dict[str, tuple[subprocess.Popen, int]]:
+def start_servers(model: Path, workers: int, grpc: bool = False) -> dict[str, tuple[Any, int]]:
+    """Name -> (process, port): hp-serve and the reference app; with ``grpc``, also hp-serve's
+    gRPC port (under "hp-serve-grpc", the same process) and the gRPC reference."""
     bin_dir = Path(sys.executable).parent
-    servers = {}
-    for name, command in [
-        (
-            "hp-serve",
-            [
-                str(bin_dir / "hp-serve"),
-                "--model",
-                str(model),
-                "--port",
-                "{port}",
-                "--workers",
-                str(workers),
-            ],
-        ),
-        (
-            "reference",
-            [
-                sys.executable,
-                "-m",
-                "houseprice.bench.reference_app",
-                str(model),
-                "{port}",
-                str(workers),
-            ],
-        ),
-    ]:
+    hp_serve = [str(bin_dir / "hp-serve"), "--model", str(model), "--port", "{port}"]
+    hp_serve += ["--workers", str(workers)]
+    commands = {
+        "hp-serve": hp_serve,
+        "reference": [sys.executable, "-m", "houseprice.bench.reference_app", str(model)],
+    }
+    grpc_port = free_port() if grpc else None
+    if grpc:
+        hp_serve += ["--grpc-port", str(grpc_port)]
+        commands["reference-grpc"] = [sys.executable, "-m", "houseprice.bench.reference_grpc"]
+        commands["reference-grpc"].append(str(model))
+    servers: dict[str, tuple[Any, int]] = {}
+    for name, command in commands.items():
         port = free_port()
+        if name.startswith("reference"):
+            command = [*command, "{port}", str(workers)]
         process = subprocess.Popen(
             [c.format(port=port) for c in command],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         servers[name] = (process, port)
+    if grpc_port is not None:
+        servers["hp-serve-grpc"] = (None, grpc_port)
     for _, port in servers.values():
         wait_ready(port)
     return servers
@@ -147,8 +143,10 @@ def run_serve_bench(
     Both servers run ``workers`` processes."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed; install it with `apt-get install wrk`")
-    servers = start_servers(model, workers)
+    why_no_grpc = serve_oip.available()
+    servers = start_servers(model, workers, grpc=why_no_grpc is None)
     runs: list[WrkRun] = []
+    oip_runs: list[dict] = []
     try:
         with tempfile.TemporaryDirectory(prefix="hp-bench-serve-") as folder:
             scripts = {V1: Path(folder) / "v1.lua", V2: Path(folder) / "v2.lua"}
@@ -163,11 +161,22 @@ def run_serve_bench(
                             servers[server][1], connections, seconds, scripts[path], path
                         )
                         runs.append(WrkRun(name, connections, **measured))
+            if why_no_grpc is None:
+                ports = {name: port for name, (_, port) in servers.items()}
+                oip_runs = serve_oip.oip_rounds(ports, house, Path(folder), seconds, rounds)
     finally:
         for process, _ in servers.values():
-            process.terminate()
-            process.wait(timeout=30)
-    return summarize(runs, workers)
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+    report = summarize(runs, workers)
+    if oip_runs:
+        rows, targets = serve_oip.oip_summary(oip_runs)
+        report["rows"].update(rows)
+        report["targets"] += targets
+    else:
+        report["skipped"] = f"the gRPC and OIP rows: {why_no_grpc}"
+    return report
 
 
 def infer_request(house: dict) -> dict:
@@ -250,15 +259,19 @@ def format_serve(report: dict) -> str:
     lines = [
         f"{report['workers']} worker process(es) per server",
         "",
-        f"{'server':<22}{'requests/s':>12}{'p50 us':>10}{'p99 us':>10}{'non-2xx':>9}",
+        f"{'server':<30}{'requests/s':>12}{'houses/s':>12}{'p50 us':>10}{'p99 us':>10}"
+        f"{'non-2xx':>9}",
     ]
     for name, row in report["rows"].items():
+        houses = row.get("houses_per_s", row["requests_per_s"])  # wrk's rows: a house a call
         lines.append(
-            f"{name:<22}{row['requests_per_s']:>12,.0f}{row['p50_us']:>10,.0f}"
+            f"{name:<30}{row['requests_per_s']:>12,.0f}{houses:>12,.0f}{row['p50_us']:>10,.0f}"
             f"{row['p99_us']:>10,.0f}{row['non_2xx']:>9}"
         )
+    if "skipped" in report:
+        lines.append(f"skipped: {report['skipped']}")
     lines += ["", "targets:"]
     for t in report["targets"]:
         mark = "met" if t["met"] else "NOT MET"
-        lines.append(f"  {t['target']:<45}{t['measured']:>8.2f}  {t['bound']:<8}{mark}")
+        lines.append(f"  {t['target']:<50}{t['measured']:>8.2f}  {t['bound']:<8}{mark}")
     return "\n".join(lines)

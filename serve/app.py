@@ -139,18 +139,29 @@ def create_app(
 
     v1 = {"predict": predict, "describe": describe, "reload": reload, "healthz": healthz}
     v1 |= {"readyz": readyz, "metrics": prometheus}
-    table = [
-        *v1_endpoints(v1),
-        *v2_endpoints(OpenInference(holder, config, metrics)),
-        *page_endpoints(page, openapi),
-    ]
+    oip = OpenInference(holder, config, metrics)
+    table = [*v1_endpoints(v1), *v2_endpoints(oip), *page_endpoints(page, openapi)]
     app = Starlette(
         routes=starlette_routes(table),
         middleware=_cors(config),
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=_grpc_lifespan(holder, config, metrics, oip),
     )
     app.state.reload = lambda: _reload(holder, metrics)
     return Guard(app, config.token, metrics, RouteLabels(table))
+
+
+def _grpc_lifespan(
+    holder: ModelHolder, config: ServeConfig, metrics: Metrics, oip: OpenInference
+) -> Any:
+    """With --grpc-port, the gRPC server's start and stop beside the app's (grpc imported only
+    then: the `grpc` extra)."""
+    if config.grpc_port is None:
+        return None
+    from houseprice.serve.grpc_server import lifespan
+    from houseprice.serve.grpc_service import GrpcInference
+
+    return lifespan(config, lambda: GrpcInference(holder, oip, metrics))
 
 
 def _cors(config: ServeConfig) -> list[Middleware]:

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--name", {"type": flags.model_name, "default": ServeConfig.model_name, "help": "the model's name in the /v2 (Open Inference Protocol) routes [%(default)s]"}),
     ("--host", {"type": flags.host, "default": ServeConfig.host, "help": "address to bind [%(default)s: this machine only]"}),
     ("--port", {"type": flags.port, "default": ServeConfig.port, "help": "port; 0 picks a free one [%(default)s]"}),
+    ("--grpc-port", {"type": flags.port, "help": "also serve the Open Inference Protocol over gRPC on this port; 0 picks a free one (the grpc extra) [off]"}),
     ("--workers", {"type": worker_count, "default": cpu_count(), "help": "server processes; each prices on one core [%(default)s: one per CPU]"}),
     ("--token-file", {"type": Path, "help": "file holding a bearer token required on every route but the health checks"}),
     ("--max-body", {"type": flags.size, "default": ServeConfig.max_body, "help": "largest request body, e.g. 16MB [16MB]"}),
@@ -97,6 +99,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     if (args.tls_cert is None) != (args.tls_key is None):
         usage_fail(PROG, "--tls-cert and --tls-key go together")
+    if args.grpc_port is not None:
+        require_extra(PROG, "grpc", "grpc", "tritonclient.grpc")
 
     config = ServeConfig(
         model=args.model,
@@ -114,6 +118,7 @@ def _serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
+        grpc_port=args.grpc_port,
     )
     try:
         notes = check_pair(config.tls_cert, config.tls_key) if config.tls_cert else []
@@ -130,9 +135,13 @@ def _serve(args: argparse.Namespace) -> int:
     open_files = raise_open_files_limit()
     sock = _bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
+    grpc_line = ""
+    if config.grpc_port is not None:
+        config = replace(config, grpc_port=_free_grpc_port(config.host, config.grpc_port))
+        grpc_line = f" and gRPC on {host}:{config.grpc_port}"
     sys.stderr.write(
         f"{PROG}: serving {config.model} on {'https' if config.tls_cert else 'http'}://{host}:{port}"
-        f" with {config.workers} worker process(es), open files limit {open_files}\n"
+        f"{grpc_line} with {config.workers} worker process(es), open files limit {open_files}\n"
     )
     sys.stderr.flush()
     if config.workers == 1:
@@ -244,6 +253,20 @@ def _token(path: Path | None) -> str | None:
     if not token or any(c.isspace() for c in token) or not token.isascii():
         fail(PROG, f"--token-file {path}: must hold one token (ASCII, no spaces)", EXIT_USAGE)
     return token
+
+
+def _free_grpc_port(host: str, port: int) -> int:
+    """The gRPC port, checked free (one line and exit 5 if not) and chosen here when 0, so every
+    worker binds the same one (with SO_REUSEPORT) and the start line can say it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(
+                PROG, f"cannot listen on {host}:{port} for gRPC: {exc.strerror or exc}", EXIT_OUTPUT
+            )
+        return probe.getsockname()[1]
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -36,5 +36,6 @@ class ServeConfig:
     # Proxy headers (X-Forwarded-For, -Proto) are believed only from these addresses (uvicorn's
     # forwarded_allow_ips): none by default, so no client can put another address in the log.
     forwarded_allow_ips: str | None = None
-    tls_cert: Path | None = None  # PEM files: HTTPS when given (both or neither)
+    grpc_port: int | None = None  # also the Open Inference Protocol over gRPC on this port
+    tls_cert: Path | None = None  # PEM files: HTTPS (and gRPC over TLS) when given
     tls_key: Path | None = None

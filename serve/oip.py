@@ -133,7 +133,7 @@ class OpenInference:
             raise ProtocolError(str(exc)) from None
         prices = predictor.price_rows(x, _locate)
         self.metrics.houses.inc(len(x))
-        warnings = self._warnings(model, x)
+        warnings = self.house_warnings(model, x)
         head = self._head(model, request.id)
         parameters = {"warnings": json.dumps(warnings)} if warnings else None
         return encode_answer(head, parameters, prices, request.binary_output)
@@ -146,7 +146,7 @@ class OpenInference:
             head = self._heads[model.sha256]
         return head if request_id is None else f"{head},{answer_head_id(request_id)}"
 
-    def _warnings(self, model: LoadedModel, x: np.ndarray) -> list[str]:
+    def house_warnings(self, model: LoadedModel, x: np.ndarray) -> list[str]:
         ranges = model.ranges
         if len(x) == 1:  # one house: Python's comparisons beat numpy's calls
             for value, (low, high) in zip(x[0].tolist(), model.one_house.bounds, strict=True):

@@ -45,13 +45,22 @@ class InferRequest(NamedTuple):  # (a NamedTuple: a frozen dataclass costs a mic
 def decode_request(body: bytes, header_length: str | None, schema: Schema) -> InferRequest:
     header, binary = _split(body, header_length)
     request = _parse(header)
-    features = _features_input(request.get("inputs"), schema)
-    shape = _shape(features, schema)
-    rows = _rows(features, shape, binary, schema)
+    shape, rows = decode_features(request.get("inputs"), binary, schema)
     request_id = request.get("id")
     if request_id is not None and type(request_id) is not str:
         raise ProtocolError("id must be a string")
     return InferRequest(request_id, rows, shape, _binary_output(request))
+
+
+def decode_features(
+    inputs: Any, binary: bytes, schema: Schema
+) -> tuple[tuple[int, int], np.ndarray | list[Any]]:
+    """The shape and rows of an inputs list of the protocol's JSON form (the gRPC form is turned
+    into it: serve/grpc_service.py), ``binary`` the raw tensor when it says binary_data_size.
+    ProtocolError naming what does not fit; the same words whichever transport."""
+    features = _features_input(inputs, schema)
+    shape = _shape(features, schema)
+    return shape, _rows(features, shape, binary, schema)
 
 
 def float32_rows(request: InferRequest, schema: Schema, locate: Locate) -> np.ndarray:

@@ -77,3 +77,9 @@ def test_a_tflite_without_ai_edge_litert_names_the_extra(bin_, edge_exports):
         result, 6, "ai-edge-litert is not installed, and a TFLite file needs it", "hp-infer"
     )
     assert "pip install '.[litert-runtime]'" in result.stderr
+
+
+@pytest.mark.slow
+def test_grpc_without_its_extra_names_it(bin_, exported):
+    result = run_quietly(bin_ / "hp-serve", "--model", exported.npz, "--grpc-port", "0")
+    assert_one_line_error(result, 6, "install it with `pip install '.[grpc]'`", "hp-serve")

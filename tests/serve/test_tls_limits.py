@@ -58,37 +58,51 @@ def _open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+class Crowd:
+    """Silent connections to a port, watched for the server closing them."""
+
+    def __init__(self, port: int, count: int):
+        self.selector, self.open = selectors.DefaultSelector(), set()
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", port), 5)
+            s.setblocking(False)
+            self.selector.register(s, selectors.EVENT_READ)
+            self.open.add(s)
+
+    def forget_closed(self, wait: float = 0.5) -> None:
+        """Drop the connections the server closed within ``wait`` seconds (reading what it sent)."""
+        for key, _ in self.selector.select(wait):
+            with contextlib.suppress(BlockingIOError):
+                with contextlib.suppress(OSError):
+                    if key.fileobj.recv(4096):
+                        continue
+                self.selector.unregister(key.fileobj)
+                self.open.discard(key.fileobj)
+                key.fileobj.close()
+
+    def close(self) -> None:
+        for s in self.open:
+            s.close()
+        self.selector.close()
+
+
 def test_silent_connections_are_capped_and_closed_before_any_handshake(tls_server):
     before = _open_fds(tls_server.process.pid)
-    selector, crowd = selectors.DefaultSelector(), set()
-    for _ in range(SILENT):
-        s = socket.create_connection(("127.0.0.1", tls_server.port), 5)
-        s.setblocking(False)
-        selector.register(s, selectors.EVENT_READ)
-        crowd.add(s)
+    crowd = Crowd(tls_server.port, SILENT)
     try:
         started = time.monotonic()
         assert _tls_healthz(tls_server).startswith(b"HTTP/1.1 200")  # served meanwhile
         assert time.monotonic() - started < 2
         capped = False
-        while crowd and time.monotonic() < started + IDLE + 5:
+        while crowd.open and time.monotonic() < started + IDLE + 5:
             if not capped and time.monotonic() > started + 1:
                 # beyond the per-client cap of 100: closed at once, handshake or not
-                assert len(crowd) <= 100, f"{len(crowd)} open after a second"
+                assert len(crowd.open) <= 100, f"{len(crowd.open)} open after a second"
                 capped = True
-            for key, _ in selector.select(0.5):
-                with contextlib.suppress(BlockingIOError):
-                    with contextlib.suppress(OSError):
-                        if key.fileobj.recv(100):
-                            continue
-                    selector.unregister(key.fileobj)
-                    crowd.discard(key.fileobj)
-                    key.fileobj.close()
-        assert not crowd, f"{len(crowd)} of {SILENT} silent connections still open"
+            crowd.forget_closed()
+        assert not crowd.open, f"{len(crowd.open)} of {SILENT} silent connections still open"
     finally:
-        for s in crowd:
-            s.close()
-        selector.close()
+        crowd.close()
     time.sleep(0.5)
     assert _open_fds(tls_server.process.pid) <= before + 2  # nothing leaked
     assert _tls_healthz(tls_server, "127.0.0.1").startswith(b"HTTP/1.1 200")

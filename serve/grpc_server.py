@@ -1,0 +1,100 @@
+"""hp-serve's gRPC server (`--grpc-port`): grpc.aio in each worker's event loop, started and
+stopped with the HTTP app (Starlette's lifespan), so it shares the worker's model (and its
+reloads), metrics and graceful stop. Every worker binds the port with SO_REUSEPORT; the kernel
+spreads connections among them, as it does the HTTP socket's.
+
+The limits gRPC core offers are set from the HTTP ones: a handshake deadline (the request
+timeout), idle connections closed (the keep-alive timeout), a maximum connection age, a cap on a
+worker's connections, and the message size cap (the body cap: RESOURCE_EXHAUSTED beyond it).
+gRPC core has no per-address hook reachable from Python, so the per-client cap is HTTP's alone
+(docs/hp-serve.md)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+from tritonclient.grpc import service_pb2_grpc as pb_grpc
+
+from houseprice.serve.config import ServeConfig
+from houseprice.serve.grpc_service import OPEN, GrpcInference
+
+MAX_AGE_S = 600  # a connection is closed after ten minutes, its calls finishing first
+AGE_GRACE_S = 30
+STOP_GRACE_S = 30
+
+
+class TokenCheck(grpc.aio.ServerInterceptor):
+    """``authorization: Bearer TOKEN`` metadata on every call but the health checks, compared
+    in constant time; UNAUTHENTICATED otherwise, counted in the metrics as HTTP's 401."""
+
+    def __init__(self, token: str, service: GrpcInference):
+        self._token = f"Bearer {token}".encode()
+        self._service = service
+
+    async def intercept_service(self, continuation: Callable, details: Any) -> Any:
+        method = details.method.rsplit("/", 1)[-1]
+        given = dict(details.invocation_metadata or ()).get("authorization", "")
+        given = given.encode() if isinstance(given, str) else given
+        if method in OPEN or hmac.compare_digest(given, self._token):
+            return await continuation(details)
+        return self._refusal(method)
+
+    def _refusal(self, method: str) -> Any:
+        code = grpc.StatusCode.UNAUTHENTICATED
+
+        async def refuse(request: Any, context: Any) -> None:
+            self._service.count(method, code, 0.0)
+            await context.abort(code, "missing or wrong bearer token")
+
+        return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+def options(config: ServeConfig) -> list[tuple[str, int]]:
+    return [
+        ("grpc.so_reuseport", 1),
+        ("grpc.max_receive_message_length", config.max_body),
+        ("grpc.server_handshake_timeout_ms", int(config.request_timeout * 1000)),
+        ("grpc.max_connection_idle_ms", int(config.keep_alive * 1000)),
+        ("grpc.max_connection_age_ms", MAX_AGE_S * 1000),
+        ("grpc.max_connection_age_grace_ms", AGE_GRACE_S * 1000),
+        ("grpc.max_allowed_incoming_connections", config.max_connections),
+    ]
+
+
+def address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def start(config: ServeConfig, service: GrpcInference) -> grpc.aio.Server:
+    interceptors = [TokenCheck(config.token, service)] if config.token else []
+    server = grpc.aio.server(options=options(config), interceptors=interceptors)
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(service, server)
+    where = address(config.host, config.grpc_port)
+    if config.tls_cert:
+        pair = [(config.tls_key.read_bytes(), config.tls_cert.read_bytes())]
+        bound = server.add_secure_port(where, grpc.ssl_server_credentials(pair))
+    else:
+        bound = server.add_insecure_port(where)
+    if bound == 0:
+        raise OSError(f"cannot listen on {where} for gRPC")
+    await server.start()
+    return server
+
+
+def lifespan(config: ServeConfig, service: Callable[[], GrpcInference]) -> Callable:
+    """Starlette's lifespan: the gRPC server up with the app, stopped after it (calls under way
+    finish within the grace)."""
+
+    @asynccontextmanager
+    async def span(app: Any) -> AsyncIterator[None]:
+        server = await start(config, service())
+        try:
+            yield
+        finally:
+            await server.stop(STOP_GRACE_S)
+
+    return span
