@@ -60,13 +60,20 @@ def test_a_signal_during_the_onnx_conversion_is_interrupted_not_a_conversion_err
     lands at several moments of the conversion (here ~1 s in was one that torch wrapped)."""
     from houseprice.core import signals
 
+    # Once without a signal first: the first conversion in a process imports torch._dynamo, and
+    # a signal landing in an import leaves the module half made for every later test here.
+    export_model(exported.checkpoint, tmp_path / "warm", ["onnx"])
     real_export = torch.onnx.export
     previous = [signal.getsignal(s) for s in signals.HANDLED]
     monkeypatch.setattr(signals, "_received", [])  # what this test's signals leave behind goes
     for delay in (0.3, 0.6, 0.9, 1.2, 1.5):
+        # One timer per export, however many conversions it runs: a second one, still pending
+        # when the handlers are put back, would kill the test's own process.
+        timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGTERM))
 
-        def signalled(*args, delay=delay, **kwargs):
-            threading.Timer(delay, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        def signalled(*args, timer=timer, **kwargs):
+            if not timer.is_alive() and not timer.finished.is_set():
+                timer.start()
             return real_export(*args, **kwargs)
 
         monkeypatch.setattr(torch.onnx, "export", signalled)
@@ -76,6 +83,9 @@ def test_a_signal_during_the_onnx_conversion_is_interrupted_not_a_conversion_err
                 export_model(exported.checkpoint, tmp_path / "out", ["onnx"])
                 time.sleep(5)  # the conversion ended first: the signal lands here
         finally:
+            timer.cancel()
+            if timer.is_alive():
+                timer.join()
             for signum, handler in zip(signals.HANDLED, previous, strict=True):
                 signal.signal(signum, handler)
         assert caught.value.exit_code == 143, delay

@@ -65,8 +65,8 @@ class Mutant:
     source_line: str  # the original line, stripped: with path and description, its identity
 
     @property
-    def key(self) -> str:
-        return f"{self.path} | {self.source_line} | {self.description}"
+    def key(self) -> tuple[str, str, str]:
+        return (self.path, self.source_line, self.description)
 
 
 def mutants(path: str, source: str) -> list[tuple[Mutant, str]]:
