@@ -211,6 +211,8 @@ def _pytest(tests: tuple[str, ...], env: dict[str, str], timeout: float) -> str:
         "pytest",
         "-x",
         "-q",
+        "-n",
+        "0",  # one process a mutant: `--jobs` runs mutants side by side, xdist would only add start-up
         "-m",
         "not slow",
         "-p",
