@@ -24,24 +24,18 @@ from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from houseprice.core.errors import InputError
 from houseprice.core.version import __version__
 from houseprice.runtime.contract import OUTPUT_NAME
-from houseprice.runtime.validate import show
 from houseprice.serve.metrics import Metrics
 from houseprice.serve.model import LoadedModel, ModelHolder
-from houseprice.serve.oip import OpenInference, version_of
+from houseprice.serve.oip import ModelNotFound, OpenInference, version_of
 from houseprice.serve.oip_tensors import (
     OUTPUT_DATATYPE,
     InferRequest,
     ProtocolError,
     decode_features,
-    float32_rows,
 )
 
 log = logging.getLogger("houseprice.serve")
 OPEN = frozenset({"ServerLive", "ServerReady"})  # health: no token, as /v2/health on HTTP
-
-
-class NotFound(Exception):
-    """A model name or version this server does not have."""
 
 
 class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
@@ -89,29 +83,17 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
 
     def _infer(self, request: Any) -> Any:
         model = self._model(request.model_name, request.model_version)
-        predictor = model.predictor
         inputs, binary = _as_json_inputs(request)
-        shape, rows = decode_features(inputs, binary, predictor.schema)
+        shape, rows = decode_features(inputs, binary, model.predictor.schema)
         decoded = InferRequest(request.id or None, rows, shape, binary_output=True)
         try:
-            x = float32_rows(decoded, predictor.schema, _locate)
-            prices = predictor.price_rows(x, _locate)
-        except InputError as exc:
+            prices, warnings = self.oip.price(model, decoded)
+        except InputError as exc:  # houses the model gives no finite price: the request's fault
             raise ProtocolError(str(exc)) from None
-        self.metrics.houses.inc(len(x))
-        warnings = self.oip.house_warnings(model, x)
         return _answer_of(request, model, self.oip.name, prices, warnings)
 
     def _model(self, name: str, version: str) -> LoadedModel:
-        model = self.holder.current
-        if name != self.oip.name:
-            raise NotFound(f"unknown model {show(name)}; this server serves {self.oip.name}")
-        if version and version != version_of(model):
-            raise NotFound(
-                f"model {self.oip.name} has no version {show(version)}; it serves version "
-                f"{version_of(model)}"
-            )
-        return model
+        return self.oip.find_model(name, version or None)  # gRPC's "" is "any version"
 
     async def _answer(self, method: str, context: Any, answer: Any) -> Any:
         """``answer()``'s message, or the status code a client's mistake earns; counted."""
@@ -120,7 +102,7 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
             return answer()
         except ProtocolError as exc:
             code, message = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-        except NotFound as exc:
+        except ModelNotFound as exc:
             code, message = grpc.StatusCode.NOT_FOUND, str(exc)
         except Exception as exc:  # a fault of ours: the traceback in the log, an id to find it
             request_id = uuid.uuid4().hex[:16]
@@ -142,10 +124,6 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
             self._children[method, code] = children
         children[0].inc()
         children[1].observe(seconds)
-
-
-def _locate(i: int) -> str:
-    return f"input features: house {i}"
 
 
 def _as_json_inputs(request: Any) -> tuple[list[dict[str, Any]], bytes]:

@@ -27,6 +27,7 @@ from houseprice.serve.model import LoadedModel, ModelHolder
 from houseprice.serve.oip_tensors import (
     HEADER_LENGTH,
     OUTPUT_DATATYPE,
+    InferRequest,
     ProtocolError,
     answer_head,
     answer_head_id,
@@ -59,6 +60,10 @@ def _infer_headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
         elif key == _HEADER_LENGTH:
             length = value.decode("latin-1")
     return encoding, length
+
+
+class ModelNotFound(Exception):
+    """A model name or version this server does not have (404 over HTTP, NOT_FOUND over gRPC)."""
 
 
 class OpenInference:
@@ -125,18 +130,24 @@ class OpenInference:
     def _answer(
         self, model: LoadedModel, body: bytes, header_length: str | None
     ) -> tuple[bytes, dict[str, str]]:
+        request = decode_request(body, header_length, model.predictor.schema)
+        prices, warnings = self.price(model, request)
+        head = self._head(model, request.id)
+        parameters = {"warnings": json.dumps(warnings)} if warnings else None
+        return encode_answer(head, parameters, prices, request.binary_output)
+
+    def price(self, model: LoadedModel, request: InferRequest) -> tuple[np.ndarray, list[str]]:
+        """A decoded request's prices and range warnings, counted in the metrics, for either
+        transport. ProtocolError for a value that is not a float32 number; InputError for
+        houses the model gives no finite price."""
         predictor = model.predictor
-        request = decode_request(body, header_length, predictor.schema)
         try:
             x = float32_rows(request, predictor.schema, _locate)
         except InputError as exc:
             raise ProtocolError(str(exc)) from None
         prices = predictor.price_rows(x, _locate)
         self.metrics.houses.inc(len(x))
-        warnings = self.house_warnings(model, x)
-        head = self._head(model, request.id)
-        parameters = {"warnings": json.dumps(warnings)} if warnings else None
-        return encode_answer(head, parameters, prices, request.binary_output)
+        return prices, self._warnings(model, x)
 
     def _head(self, model: LoadedModel, request_id: str | None) -> str:
         """The answer's first members; the name and version part made once per model."""
@@ -146,7 +157,7 @@ class OpenInference:
             head = self._heads[model.sha256]
         return head if request_id is None else f"{head},{answer_head_id(request_id)}"
 
-    def house_warnings(self, model: LoadedModel, x: np.ndarray) -> list[str]:
+    def _warnings(self, model: LoadedModel, x: np.ndarray) -> list[str]:
         ranges = model.ranges
         if len(x) == 1:  # one house: Python's comparisons beat numpy's calls
             for value, (low, high) in zip(x[0].tolist(), model.one_house.bounds, strict=True):
@@ -165,16 +176,21 @@ class OpenInference:
 
     def _model(self, request: Request) -> LoadedModel | Response:
         """The model serving now, or the 404 for a name or version this server does not have."""
+        try:
+            return self.find_model(request.path_params["name"], request.path_params.get("version"))
+        except ModelNotFound as exc:
+            return json_error(404, str(exc))
+
+    def find_model(self, name: str, version: str | None) -> LoadedModel:
+        """The model serving now, if ``name`` and ``version`` (None: any) are its own; else
+        ModelNotFound saying what this server serves."""
         model = self.holder.current
-        name = request.path_params["name"]
         if name != self.name:
-            return json_error(404, f"unknown model {show(name)}; this server serves {self.name}")
-        version = request.path_params.get("version")
+            raise ModelNotFound(f"unknown model {show(name)}; this server serves {self.name}")
         if version is not None and version != version_of(model):
-            return json_error(
-                404,
+            raise ModelNotFound(
                 f"model {self.name} has no version {show(version)}; it serves version "
-                f"{version_of(model)}",
+                f"{version_of(model)}"
             )
         return model
 
