@@ -1,10 +1,12 @@
-"""An engine runs one model file: onnxruntime for ONNX and ORT files, numpy for ``model.npz``.
+"""An engine runs one model file: onnxruntime for ONNX and ORT files, numpy for ``model.npz``,
+LiteRT (ai-edge-litert) for ``model.tflite``.
 Each gives the `Predictor` the same four things: the model's facts, its signature, the call
 from float32 rows to prices, and the rows per call that suit it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,16 +37,13 @@ def open_engine(kind: str, model_bytes: bytes, threads: int, source: str) -> Eng
         return _numpy_engine(model_bytes, source)
     if kind == TFLITE:
         return _litert_engine(model_bytes, threads, source)
-    try:
+    with _installed(
+        "onnxruntime",
+        f"{source}: onnxruntime is not installed, and an ONNX file needs it; install it "
+        "with `pip install onnxruntime`, or run model.npz (`hp-export --format npz`), "
+        "which needs numpy alone",
+    ):
         from houseprice.runtime import onnx_session
-    except ImportError as exc:
-        if exc.name is None or exc.name.split(".")[0] != "onnxruntime":
-            raise
-        raise MissingDependencyError(
-            f"{source}: onnxruntime is not installed, and an ONNX file needs it; install it "
-            "with `pip install onnxruntime`, or run model.npz (`hp-export --format npz`), "
-            "which needs numpy alone"
-        ) from None
     session = onnx_session.new_session(model_bytes, threads, source)
     info = ModelInfo.from_metadata(session.get_modelmeta().custom_metadata_map, source)
     onnx_session.check_signature(session, info, source)
@@ -77,16 +76,26 @@ def _numpy_engine(model_bytes: bytes, source: str) -> Engine:
 
 
 def _litert_engine(model_bytes: bytes, threads: int, source: str) -> Engine:
-    try:
+    with _installed(
+        "ai_edge_litert",
+        f"{source}: ai-edge-litert is not installed, and a TFLite file needs it; install it "
+        "with `pip install '.[litert-runtime]'` in the houseprice checkout",
+    ):
         import ai_edge_litert.interpreter  # noqa: F401
 
         from houseprice.runtime import tflite_engine
-    except ImportError as exc:
-        if exc.name is None or exc.name.split(".")[0] != "ai_edge_litert":
-            raise
-        raise MissingDependencyError(
-            f"{source}: ai-edge-litert is not installed, and a TFLite file needs it; install it "
-            "with `pip install '.[litert-runtime]'` in the houseprice checkout"
-        ) from None
     info, signature, run = tflite_engine.open_tflite(model_bytes, threads, source)
     return Engine("litert", info, signature, run, block_rows=LITERT_BLOCK_ROWS)
+
+
+@contextmanager
+def _installed(package: str, message: str) -> Iterator[None]:
+    """The imports of the block, with ``package`` itself missing turned into
+    MissingDependencyError(``message``); any other import error (a broken install of something
+    it imports) goes on as it is."""
+    try:
+        yield
+    except ImportError as exc:
+        if exc.name is None or exc.name.split(".")[0] != package:
+            raise
+        raise MissingDependencyError(message) from None
