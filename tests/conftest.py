@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -133,6 +134,23 @@ def make_venv(folder: Path, *requirements: str) -> Path:
             done = run_quietly(*pip, *args)
             assert done.returncode == 0, done.stderr[-2000:]
     return folder / "bin"
+
+
+def priced_there_as_here(bin_: Path, model: Path, reference: Path, rtol: float):
+    """``bin_``'s hp-infer (another environment's) pricing examples/houses.jsonl with ``model``,
+    asserted to give this environment's prices with ``reference`` within ``rtol``; its run."""
+    houses = EXAMPLES / "houses.jsonl"
+    there = run_quietly(bin_ / "hp-infer", houses, "--model", model)
+    here = run_quietly(script("hp-infer"), houses, "--model", reference)
+    assert there.returncode == 0, there.stderr
+    assert here.returncode == 0, here.stderr
+    np.testing.assert_allclose(printed_prices(there), printed_prices(here), rtol=rtol)
+    return there
+
+
+def printed_prices(result: subprocess.CompletedProcess) -> list[float]:
+    """The prices in hp-infer's JSON Lines output (text or bytes)."""
+    return [json.loads(line)["price"] for line in result.stdout.splitlines()]
 
 
 @pytest.fixture

@@ -4,12 +4,9 @@ in hp-infer and Predictor as onnxruntime does here; torch cannot be imported the
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
 
-from tests.conftest import EXAMPLES, make_venv, run_quietly, script
+from tests.conftest import make_venv, priced_there_as_here, run_quietly
 
 pytestmark = pytest.mark.slow
 
@@ -18,12 +15,8 @@ def test_litert_runtime_alone_prices_a_tflite(project_wheel, edge_exports, tmp_p
     bin_ = make_venv(tmp_path / "venv", f"{project_wheel}[litert-runtime]")
     assert run_quietly(bin_ / "python", "-c", "import torch").returncode != 0
     assert run_quietly(bin_ / "python", "-c", "import ai_edge_litert").returncode == 0
-    houses = EXAMPLES / "houses.jsonl"
-    there = run_quietly(bin_ / "hp-infer", houses, "--model", edge_exports / "model.tflite")
-    here = run_quietly(script("hp-infer"), houses, "--model", edge_exports / "model.onnx")
-    assert there.returncode == 0 and there.stderr == "", there.stderr
-    prices = [[json.loads(line)["price"] for line in r.stdout.splitlines()] for r in (there, here)]
-    np.testing.assert_allclose(prices[0], prices[1], rtol=2e-5)
+    model, reference = edge_exports / "model.tflite", edge_exports / "model.onnx"
+    assert priced_there_as_here(bin_, model, reference, rtol=2e-5).stderr == ""
     loaded = run_quietly(
         bin_ / "python",
         "-c",

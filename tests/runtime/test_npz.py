@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.predictor import Predictor
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, printed_prices, run_cli
 from tests.runtime.conftest import infer_fails
 
 
@@ -69,7 +69,7 @@ def test_hp_infer_runs_npz_with_the_same_output_and_warnings(exported, tmp_path)
         for r, m in zip(results, (exported.onnx, exported.npz), strict=True)
     ]
     assert warnings[0] == warnings[1] and "CRIM" in warnings[0]
-    prices = [[json.loads(line)["price"] for line in r.stdout.splitlines()] for r in results]
+    prices = [printed_prices(r) for r in results]
     np.testing.assert_allclose(prices[1], prices[0], rtol=2e-6)  # 5 significant digits printed
 
 

@@ -21,8 +21,8 @@ from tests.conftest import (
     REPO,
     assert_one_line_error,
     make_venv,
+    priced_there_as_here,
     run_quietly,
-    script,
 )
 
 VERSIONS = ("1.15.0", "1.16.3", "1.17.3")
@@ -84,13 +84,8 @@ def _hp_infer_works(bin_, files, tmp_path):
     """hp-infer with exactly the declared floor installed: the same prices as here, and a file
     it cannot load refused in one line, exit 3."""
     default = next(p for p in files if p.parent.name.startswith("opset18"))
-    houses = EXAMPLES / "houses.jsonl"
-    there = run_quietly(bin_ / "hp-infer", houses, "--model", default)
-    here = run_quietly(script("hp-infer"), houses, "--model", default)
-    assert there.returncode == 0, there.stderr
-    prices = [[json.loads(line)["price"] for line in r.stdout.splitlines()] for r in (there, here)]
-    np.testing.assert_allclose(prices[0], prices[1], rtol=2e-6)
-    refused = run_quietly(bin_ / "hp-infer", houses, "--model", files[-1])
+    priced_there_as_here(bin_, default, default, rtol=2e-6)
+    refused = run_quietly(bin_ / "hp-infer", EXAMPLES / "houses.jsonl", "--model", files[-1])
     assert_one_line_error(refused, 3, "not a loadable ONNX model", "hp-infer")
 
 

@@ -13,7 +13,7 @@ import pytest
 from houseprice.core.errors import InputError, ModelError
 from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.tflite_engine import metadata_of
-from tests.conftest import BOUND, EXAMPLES, relative_diff, run_cli
+from tests.conftest import BOUND, EXAMPLES, printed_prices, relative_diff, run_cli
 from tests.runtime.conftest import infer_fails
 from tests.serve.test_server import serving
 
@@ -57,7 +57,7 @@ def test_hp_infer_and_hp_serve_price_a_tflite(edge_exports, tmp_path):
         for name in ("model.onnx", "model.tflite")
     ]
     assert [r.returncode for r in results] == [0, 0] and results[1].stderr == b""
-    prices = [[json.loads(line)["price"] for line in r.stdout.splitlines()] for r in results]
+    prices = [printed_prices(r) for r in results]
     np.testing.assert_allclose(prices[1], prices[0], rtol=2e-5)
     model = tmp_path / "model.tflite"
     shutil.copy(edge_exports / "model.tflite", model)

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
-from tests.conftest import EXAMPLES, assert_one_line_error, make_venv, run_quietly, script
+from tests.conftest import (
+    EXAMPLES,
+    assert_one_line_error,
+    make_venv,
+    priced_there_as_here,
+    run_quietly,
+    script,
+)
 from tests.serve.test_server import serving
 
 
@@ -30,12 +36,7 @@ def bin_(project_wheel, tmp_path_factory):
 @pytest.mark.slow
 def test_the_runtime_imports_and_hp_infer_runs_npz(bin_, exported):
     assert run_quietly(bin_ / "python", "-c", "import onnxruntime").returncode != 0
-    houses = EXAMPLES / "houses.jsonl"
-    there = run_quietly(bin_ / "hp-infer", houses, "--model", exported.npz)
-    here = run_quietly(script("hp-infer"), houses, "--model", exported.onnx)
-    assert there.returncode == 0, there.stderr
-    prices = [[json.loads(line)["price"] for line in r.stdout.splitlines()] for r in (there, here)]
-    np.testing.assert_allclose(prices[0], prices[1], rtol=2e-6)
+    priced_there_as_here(bin_, exported.npz, exported.onnx, rtol=2e-6)
     api = run_quietly(
         bin_ / "python",
         "-c",
