@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from houseprice.bench.targets import target
+
 CHUNK = 500_000  # houses generated at a time (bounded memory)
 
 
@@ -161,20 +163,14 @@ def summarize(rounds: list[list[CommandRun]], rows: int, parts: int) -> dict:
         # are assumed not to bound it (the single-machine run cannot show either).
         "projected_seconds_140M_on_10_workers": 140e6 / (10 * per_worker),
         "targets": [
-            {
-                "id": "batch_vs_infer",
-                "target": "hp-batch (2 workers) / hp-infer --jobs 2 houses/s",
-                "measured": ratio,
-                "bound": ">= 1.5",
-                "met": ratio >= 1.5,
-            },
-            {
-                "id": "batch_peak_memory",
-                "target": "hp-batch peak memory of the tree (MB)",
-                "measured": peak,
-                "bound": "<= 1024",
-                "met": peak <= 1024,
-            },
+            target(
+                "batch_vs_infer",
+                "hp-batch (2 workers) / hp-infer --jobs 2 houses/s",
+                ratio,
+                ">=",
+                1.5,
+            ),
+            target("batch_peak_memory", "hp-batch peak memory of the tree (MB)", peak, "<=", 1024),
         ],
     }
 

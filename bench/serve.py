@@ -23,6 +23,7 @@ from statistics import median
 from typing import Any
 
 from houseprice.bench import serve_oip
+from houseprice.bench.targets import target
 
 WRK_SCRIPT = """wrk.method = "POST"
 wrk.body = [[{body}]]
@@ -210,31 +211,25 @@ def summarize(runs: list[WrkRun], workers: int = 1) -> dict:
         "rows": table,
         "runs": [asdict(r) for r in runs],
         "targets": [
-            {
-                "id": "serve_vs_reference_c32",
-                "target": "hp-serve / reference requests/s at c=32",
-                "measured": ratio,
-                "bound": ">= 0.8",
-                "met": ratio >= 0.8,
-            },
-            {
-                "id": "serve_p99_over_p50_c32",
-                "target": "hp-serve p99 / p50 at c=32",
-                "measured": tail,
-                "bound": "<= 3",
-                "met": tail <= 3,
-            },
+            target(
+                "serve_vs_reference_c32",
+                "hp-serve / reference requests/s at c=32",
+                ratio,
+                ">=",
+                0.8,
+            ),
+            target("serve_p99_over_p50_c32", "hp-serve p99 / p50 at c=32", tail, "<=", 3),
             *(
                 []
                 if v2 is None
                 else [
-                    {
-                        "id": "serve_v2_vs_v1_c32",
-                        "target": "hp-serve /v2 infer / /v1/predict requests/s at c=32",
-                        "measured": v2,
-                        "bound": ">= 0.8",
-                        "met": v2 >= 0.8,
-                    }
+                    target(
+                        "serve_v2_vs_v1_c32",
+                        "hp-serve /v2 infer / /v1/predict requests/s at c=32",
+                        v2,
+                        ">=",
+                        0.8,
+                    )
                 ]
             ),
         ],
