@@ -11,39 +11,38 @@ import pytest
 from tests.conftest import REPO
 
 
-@pytest.fixture(autouse=True)
-def tools(monkeypatch):
-    """`tools` is the repository's, run as `python -m tools.mutation.run` from its root."""
+@pytest.fixture
+def run(monkeypatch):
+    """tools/mutation/run.py, importable as it is run: `python -m tools.mutation.run` from the
+    repository's root."""
     monkeypatch.syspath_prepend(str(REPO))
-    global run, Mutant
-    run = importlib.import_module("tools.mutation.run")
-    Mutant = importlib.import_module("tools.mutation.mutants").Mutant
+    return importlib.import_module("tools.mutation.run")
 
 
 def _entry(path: str, line: str, mutation: str, why: str) -> str:
     return json.dumps({"path": path, "line": line, "mutation": mutation, "why": why}) + "\n"
 
 
-def test_a_mutant_whose_text_holds_separators_is_matched(tmp_path):
+def test_a_mutant_whose_text_holds_separators_is_matched(run, tmp_path):
     line = 'kind: str | None = " | ".join(parts)  # "a | b"'
     file = tmp_path / "equivalent.jsonl"
     file.write_text(_entry("core/x.py", line, '" | " -> "XX | XX"', "only a log line") + "\n")
     found = run._equivalents(file)
     assert found == {("core/x.py", line, '" | " -> "XX | XX"'): "only a log line"}
-    mutant = Mutant("core/x.py", 3, '" | " -> "XX | XX"', line)
+    mutant = run.Mutant("core/x.py", 3, '" | " -> "XX | XX"', line)
     assert mutant.key in found
 
 
-def test_an_entry_without_its_fields_is_one_line_naming_it(tmp_path):
+def test_an_entry_without_its_fields_is_one_line_naming_it(run, tmp_path):
     file = tmp_path / "equivalent.jsonl"
     file.write_text(_entry("a.py", "x", "y", "z") + json.dumps({"path": "a.py"}) + "\n")
     with pytest.raises(SystemExit, match=r"equivalent.jsonl:2: needs path, line, mutation and why"):
         run._equivalents(file)
 
 
-def test_the_equivalents_survivors_and_stale_entries_are_reported(capsys):
-    kept = Mutant("core/x.py", 1, "< -> <=", "if a < b:")
-    lost = Mutant("core/x.py", 2, "+ -> -", "c = a + b")
+def test_the_equivalents_survivors_and_stale_entries_are_reported(run, capsys):
+    kept = run.Mutant("core/x.py", 1, "< -> <=", "if a < b:")
+    lost = run.Mutant("core/x.py", 2, "+ -> -", "c = a + b")
     outcomes = [run.Outcome(kept, "survived"), run.Outcome(lost, "survived")]
     equivalent = {kept.key: "same", ("core/x.py", "gone()", "drop call"): "old"}
     assert run._report(outcomes, equivalent, 90) == 1  # 0 of 1 scored mutants killed
@@ -53,7 +52,7 @@ def test_the_equivalents_survivors_and_stale_entries_are_reported(capsys):
     assert "survived: core/x.py:1" not in out
 
 
-def test_the_repository_lists_parse_and_name_real_files():
+def test_the_repository_lists_parse_and_name_real_files(run):
     equivalent = run._equivalents()
     assert equivalent and all(run.REPO.joinpath(path).is_file() for path, _, _ in equivalent)
     for module, tests in run.TARGETS.items():
