@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from houseprice.batch.errors import ClusterError
-from houseprice.batch.layout import FilePlan, Layout, first_line, lay_out, read_partition
+from houseprice.batch.layout import (
+    FilePlan,
+    Layout,
+    first_line,
+    lay_out,
+    read_partition,
+    row_locator,
+)
 from houseprice.batch.output import check_output, discard, make_staging, put_in_place, write_marker
 from houseprice.batch.score import Columns, price_frame, send_model, worker_predictor
 from houseprice.batch.sources import find_sources
@@ -30,7 +37,7 @@ from houseprice.core.errors import InputError, ModelError, OutputError
 from houseprice.core.signals import signals_held
 from houseprice.core.version import __version__
 from houseprice.runtime.predictor import Predictor
-from houseprice.runtime.validate import RangeCheck, RangeReport
+from houseprice.runtime.validate import Locate, RangeCheck, RangeReport
 
 SLICE_ROWS = 65_536  # rows priced and written at a time; also the Parquet row-group size
 
@@ -173,11 +180,12 @@ class _PartitionTask:
         path = Path(self.folder) / f"part.{plan.number:05d}.{self.format}"
         partial = path.with_name(path.name + ".partial")
         ranges = self.check.fresh()
+        rows = row_locator(plan)
         try:
             with _sink(self.format, partial, self.layout, plan.format) as sink:
                 for start in range(0, max(len(df), 1), SLICE_ROWS):
                     part = df.iloc[start : start + SLICE_ROWS]
-                    sink.write(self._price(part, start, plan.file, ranges))
+                    sink.write(self._price(part, start, rows, ranges))
             os.replace(partial, path)  # a re-run of this task replaces the same file: each row once
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -189,9 +197,9 @@ class _PartitionTask:
         return pd.DataFrame([row])
 
     def _price(
-        self, part: pd.DataFrame, offset: int, file: str, ranges: RangeCheck
+        self, part: pd.DataFrame, offset: int, rows: Locate, ranges: RangeCheck
     ) -> pd.DataFrame:
-        locate = lambda i: f"{file}: row {offset + i + 1}"  # noqa: E731
+        locate = lambda i: rows(offset + i)  # noqa: E731
         columns = Columns(self.layout.features, self.layout.price)
         predictor = worker_predictor(self.plugin)
         priced, x = price_frame(part, columns, predictor, locate, as_priced=True)

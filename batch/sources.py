@@ -95,4 +95,4 @@ def non_number(values: pd.Series, column: str, locate: Callable[[int], str]) -> 
     if not len(bad):
         return None
     i = int(bad[0])
-    return InputError(f"{locate(i)}: {column}: expected a number, got {show(str(values.iloc[i]))}")
+    return InputError(f"{locate(i)}: {column}: {show(str(values.iloc[i]))} is not a number")

@@ -66,8 +66,8 @@ def _csv_batches(
             row = _csv_next(reader, name)
             if row is None:
                 break
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # blank line
+            if is_blank(row):
+                continue
             if len(row) != len(header):
                 raise MalformedInputError(
                     f"{name}:{reader.line_num}: {len(row)} values, the header has {len(header)}"
@@ -81,6 +81,11 @@ def _csv_batches(
         yield Batch(_csv_array(rows, order, schema, locate), locate, csv_rows=rows)
     if houses == 0:
         raise MalformedInputError(f"{name}: a header row but no houses")
+
+
+def is_blank(row: list[str]) -> bool:
+    """A blank or whitespace-only line, skipped (hp-batch counts lines the same way)."""
+    return not row or (len(row) == 1 and not row[0].strip())
 
 
 def _csv_next(reader: CsvReader, name: str) -> list[str] | None:

@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_job_loses_no_row(client, exported, predictor, tmp_p
         (
             lambda f: f.assign(CRIM=f["CRIM"].astype(object).where(f.index != f.index[4], "cheap")),
             "csv",
-            "in.002.csv: row 5: CRIM: expected a number, got 'cheap'",
+            "in.002.csv:6: CRIM: 'cheap' is not a number",
         ),
         (
             lambda f: f.assign(NOX=f["NOX"].where(f.index != f.index[7], np.nan)),
@@ -119,7 +119,7 @@ def test_a_worker_killed_mid_job_loses_no_row(client, exported, predictor, tmp_p
         (
             lambda f: f.assign(NOX=f["NOX"].where(f.index != f.index[7], np.nan)),
             "csv",
-            "in.002.csv: row 8: NOX: nan is not a finite float32 number",
+            "in.002.csv:9: NOX: nan is not a finite float32 number",
         ),
     ],
 )
