@@ -139,8 +139,9 @@ def test_held_connections_starve_no_one_and_are_closed_by_the_server(server, att
     after = _closed(server)
     # beyond the cap (100 per address) at once; the rest by the idle timer or the deadline
     assert after["cap"] - before["cap"] >= ATTACKERS - 100 - 5, (before, after)
+    # the 100 within the cap: closed by the server, bar the few the wait above lets stay open
     reason = "idle" if attack == "nothing" else "deadline"
-    assert after[reason] - before[reason] >= 90, (reason, before, after)
+    assert after[reason] - before[reason] >= 100 - ATTACKERS // 100, (reason, before, after)
 
 
 def test_many_addresses_cannot_fill_the_worker(exported, tmp_path):

@@ -88,7 +88,13 @@ TARGETS = {
     ),
     "export/js_source.py": ("tests/export/test_source_exports.py",),
     "export/source_gate.py": ("tests/export/test_source_exports.py",),
-    "core/files.py": ("tests/core/test_files.py", "tests/export/test_leftovers_and_names.py"),
+    "core/files.py": (
+        "tests/core/test_files.py",
+        "tests/core/test_files_edges.py",
+        "tests/export/test_leftovers_and_names.py",
+        f"{_R}writers.py",
+        f"{_R}cli_io.py",
+    ),
     "serve/connections.py": (
         "tests/serve/test_connections.py",
         "tests/serve/test_heads.py",
