@@ -257,16 +257,23 @@ def _token(path: Path | None) -> str | None:
 
 def _free_grpc_port(host: str, port: int) -> int:
     """The gRPC port, checked free (one line and exit 5 if not) and chosen here when 0, so every
-    worker binds the same one (with SO_REUSEPORT) and the start line can say it."""
+    worker binds the same one (with SO_REUSEPORT, as grpcio does) and the start line can say it.
+    The probe stays bound, never listening, for the server's life: between this check and the
+    workers' binds no other program can take the port (only a socket of ours with SO_REUSEPORT
+    can share it), and a bound socket that does not listen is handed no connection."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            fail(
-                PROG, f"cannot listen on {host}:{port} for gRPC: {exc.strerror or exc}", EXIT_OUTPUT
-            )
-        return probe.getsockname()[1]
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        probe.bind((host, port))
+    except OSError as exc:
+        probe.close()
+        fail(PROG, f"cannot listen on {host}:{port} for gRPC: {exc.strerror or exc}", EXIT_OUTPUT)
+    _RESERVED.append(probe)
+    return probe.getsockname()[1]
+
+
+_RESERVED: list[socket.socket] = []  # the gRPC port's probe, held until the process ends
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -5,10 +5,12 @@ metrics."""
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import shutil
 import signal
+import socket
 import time
 
 import grpc
@@ -19,7 +21,8 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from tritonclient.utils import InferenceServerException
 
-from tests.conftest import EXAMPLES
+from houseprice.serve import cli as serve_cli
+from tests.conftest import EXAMPLES, assert_one_line_error, run_cli
 from tests.runtime.model_files import info, sum_model
 from tests.serve.test_server import TOKEN, serving
 
@@ -193,3 +196,30 @@ def test_a_reload_reaches_grpc_and_sigterm_stops_it(exported, tmp_path):
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(30) == -signal.SIGTERM
     assert "Traceback" not in server.output()
+
+
+def test_a_grpc_port_in_use_is_one_line_and_exit_5(exported):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = run_cli("hp-serve", "--model", str(exported.onnx), "--grpc-port", port, timeout=60)
+    assert_one_line_error(done, 5, f"cannot listen on 127.0.0.1:{port} for gRPC", "hp-serve")
+
+
+def test_the_chosen_grpc_port_stays_ours_until_the_workers_bind_it():
+    """Between the supervisor's choice of a free port and its workers' binds, another program
+    cannot take it: the probe stays bound (SO_REUSEPORT, never listening), so only a socket of
+    ours that also says SO_REUSEPORT, as grpcio's do, shares the port."""
+    port = serve_cli._free_grpc_port("127.0.0.1", 0)
+    try:
+        with socket.socket() as other, pytest.raises(OSError) as refused:
+            other.bind(("127.0.0.1", port))
+        assert refused.value.errno == errno.EADDRINUSE
+        with socket.socket() as worker:
+            worker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            worker.bind(("127.0.0.1", port))
+            worker.listen()
+    finally:
+        while serve_cli._RESERVED:
+            serve_cli._RESERVED.pop().close()
