@@ -313,5 +313,5 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError, ValueError):
-        return pid != 0  # someone else's process, or no such number: leave its files
+        pass  # someone else's process, or no number a pid can be: not ours to judge, leave it
     return True

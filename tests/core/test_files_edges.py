@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -169,8 +172,22 @@ def _dead_pid() -> int:
     return child.pid
 
 
-def test_the_sweep_removes_a_dead_writers_files_and_nothing_else(tmp_path):
-    dead, alive = _dead_pid(), os.getpid()
+@pytest.fixture
+def live_pid():
+    """A running process that a signal other than 0 would end (SIGHUP at its default, whatever
+    the test run inherited): probing it must leave it running."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
+    )
+    yield child.pid
+    assert child.poll() is None, "the probe signalled the process"
+    child.kill()
+    child.wait()
+
+
+def test_the_sweep_removes_a_dead_writers_files_and_nothing_else(tmp_path, live_pid):
+    dead, alive = _dead_pid(), live_pid
     names = {
         f".model.onnx.{dead}.abc123.tmp": False,
         f".model.onnx.{dead}.ab12cd34.previous": False,
@@ -192,7 +209,131 @@ def test_the_sweep_of_a_missing_folder_removes_nothing(tmp_path):
     assert sweep_leftovers(tmp_path / "gone", {"model.onnx"}) == []
 
 
-def test_a_pid_that_cannot_be_asked_about_is_taken_as_alive():
-    assert files._alive(os.getpid()) is True
+def test_a_pid_that_cannot_be_asked_about_is_taken_as_alive(live_pid):
+    assert files._alive(live_pid) is True
     assert files._alive(_dead_pid()) is False
     assert files._alive(2**80) is True  # beyond a pid_t: not ours to judge, leave its files
+
+
+def test_kept_aside_and_temp_files_carry_the_name_and_pid_the_sweep_reads(tmp_path):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"old")
+    aside = files._keep_aside(target)
+    found = files._LEFTOVER.match(aside.name)
+    assert found and found["name"] == "model.onnx" and int(found["pid"]) == os.getpid()
+    assert re.fullmatch(r"\.model\.onnx\.\d+\.[0-9a-f]{8}\.previous", aside.name), aside.name
+    assert aside.read_bytes() == b"old"
+    with files.atomic_open(target) as handle:
+        handle.write(b"new")
+        (staged,) = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    found = files._LEFTOVER.match(staged)
+    assert found and found["name"] == "model.onnx" and int(found["pid"]) == os.getpid()
+    assert staged.startswith(f".model.onnx.{os.getpid()}.")
+
+
+def test_a_name_taken_by_another_kept_copy_is_skipped(tmp_path, monkeypatch):
+    import secrets
+
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"ours")
+    taken = tmp_path / f".a.bin.{os.getpid()}.aaaaaaaa.previous"
+    taken.write_bytes(b"theirs")
+    tokens = iter(["aaaaaaaa", "bbbbbbbb"])
+    monkeypatch.setattr(secrets, "token_hex", lambda n: next(tokens))
+    aside = files._keep_aside(target)
+    assert aside.name == f".a.bin.{os.getpid()}.bbbbbbbb.previous"
+    assert taken.read_bytes() == b"theirs" and aside.read_bytes() == b"ours"
+
+
+def _no_links(monkeypatch):
+    def refuse(source, destination):
+        raise _os_error(PermissionError, errno.EPERM)
+
+    monkeypatch.setattr(os, "link", refuse)
+
+
+def test_a_copy_that_cannot_be_made_is_an_output_error_and_leaves_nothing(tmp_path, monkeypatch):
+    import shutil
+
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"ours")
+    _no_links(monkeypatch)
+    real_open = open
+
+    def no_new_files(path, mode="r", *args, **kwargs):
+        if "x" in mode:
+            raise _os_error(PermissionError, errno.EACCES)
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(files, "open", no_new_files, raising=False)
+    with pytest.raises(OutputError) as caught:
+        files._keep_aside(target)
+    assert str(caught.value) == f"cannot write {target}: Permission denied"
+    monkeypatch.undo()
+    _no_links(monkeypatch)
+
+    def full(source, destination):
+        raise _os_error(OSError, errno.ENOSPC)
+
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+    with pytest.raises(OutputError) as caught:
+        files._keep_aside(target)
+    assert str(caught.value) == f"cannot write {target}: No space left on device"
+    assert os.listdir(tmp_path) == ["a.bin"]  # the half copy is gone
+
+
+def test_a_target_that_became_a_directory_is_named_as_one(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(OutputError) as caught, files.atomic_open(target) as handle:
+        handle.write(b"{}")
+        target.mkdir()
+    assert str(caught.value) == f"cannot write {target}: it is a directory"
+    assert os.listdir(tmp_path) == ["out.json"] and target.is_dir()
+
+
+def test_a_failed_rename_is_an_output_error_naming_the_target(tmp_path, monkeypatch):
+    def cross_device(source, destination):
+        raise _os_error(OSError, errno.EXDEV)
+
+    monkeypatch.setattr(os, "replace", cross_device)
+    target = tmp_path / "out.json"
+    with pytest.raises(OutputError) as caught:
+        files.atomic_write_bytes(target, b"{}")
+    assert str(caught.value) == f"cannot write {target}: Invalid cross-device link"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_new_file_gets_the_umasks_mode_and_the_umask_is_left_as_it_was(tmp_path):
+    before = os.umask(0o027)
+    try:
+        files.atomic_write_bytes(tmp_path / "new.bin", b"x")
+        assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == 0o640
+        assert os.umask(0o027) == 0o027  # still the caller's
+    finally:
+        os.umask(before)
+
+
+def test_a_spool_write_that_fails_is_an_output_error():
+    spool = Spool(10)
+
+    class Full:
+        def tell(self):
+            return 0
+
+        def write(self, data):
+            raise _os_error(OSError, errno.ENOSPC)
+
+    spool._file = Full()
+    with pytest.raises(OutputError, match=r"^cannot hold the output .*No space left on device"):
+        spool.write(b"x")
+
+
+def test_a_spool_closes_its_file_when_closed_or_left():
+    with Spool(10) as spool:
+        held = spool._file
+    assert held.closed
+    spool = Spool(1)
+    spool.write(b"on disk")
+    held = spool._file
+    spool.close()
+    assert held.closed and spool.on_disk

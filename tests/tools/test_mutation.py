@@ -59,3 +59,13 @@ def test_the_repository_lists_parse_and_name_real_files(run):
         assert run.REPO.joinpath(module).is_file(), module
         assert all(run.REPO.joinpath(t).is_file() for t in tests), module
         assert module.split("/")[0] in run.PACKAGE_OF
+
+
+def test_again_takes_only_what_was_killed_or_timed_out_and_runs_the_rest(run, tmp_path):
+    """--again SAVED: a mutant killed before stays killed without a run; a survivor, or a mutant
+    of a line changed since (not in SAVED), runs again."""
+    killed, slow, lived = (run.Mutant("core/x.py", i, "drop call", f"f{i}()") for i in (1, 2, 3))
+    saved = tmp_path / "mutation.json"
+    outcomes = [run.Outcome(killed, "killed"), run.Outcome(slow, "timeout")]
+    run._save([*outcomes, run.Outcome(lived, "survived")], saved)
+    assert run._settled(run._load(saved)) == {killed.key: "killed", slow.key: "timeout"}

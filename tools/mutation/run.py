@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         sys.exit(f"mutation: unknown module {unknown[0]}; choose from {', '.join(TARGETS)}")
     equivalent = _equivalents()
+    settled = _settled(_load(args.again)) if args.again else {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_signal)
     try:
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             env = _environment(Path(work))
             outcomes = []
             for module in modules:
-                outcomes += _run_module(module, Path(work), env, args.jobs)
+                outcomes += _run_module(module, Path(work), env, args.jobs, settled)
     except KeyboardInterrupt:
         print("mutation: interrupted; nothing reported", file=sys.stderr)
         return 130
@@ -161,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
         help="where the outcomes are kept [%(default)s]",
     )
     parser.add_argument(
+        "--again",
+        type=Path,
+        metavar="SAVED",
+        help="take SAVED's killed and timed-out mutants as they were and run the rest (its "
+        "survivors, and mutants of lines changed since): the whole module's score, sooner",
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         metavar="SAVED",
@@ -183,16 +191,33 @@ def _environment(work: Path) -> dict[str, str]:
     return env
 
 
-def _run_module(module: str, work: Path, env: dict[str, str], jobs: int) -> list[Outcome]:
+def _settled(outcomes: list[Outcome]) -> dict[tuple[str, str, str], str]:
+    """Mutant key -> outcome for those an earlier run killed or timed out."""
+    return {o.mutant.key: o.status for o in outcomes if o.status in ("killed", "timeout")}
+
+
+def _run_module(
+    module: str,
+    work: Path,
+    env: dict[str, str],
+    jobs: int,
+    settled: dict[tuple[str, str, str], str],
+) -> list[Outcome]:
     tests = TARGETS[module]
     started = time.monotonic()
     if _pytest(tests, env, timeout=900) != "survived":
         sys.exit(f"mutation: the tests of {module} fail without any mutant; fix them first")
     timeout = 3 * (time.monotonic() - started) + 10
     found = mutants(module, (REPO / module).read_text())
+    known = [Outcome(m, settled[m.key]) for m, _ in found if m.key in settled]
+    found = [(m, text) for m, text in found if m.key not in settled]
     folder, stem = Path(module).parent.name, Path(module).stem
     name = f"{PACKAGE_OF[folder]}.{stem}"
-    print(f"{module}: {len(found)} mutants, {timeout:.0f} s timeout each", file=sys.stderr)
+    earlier = f" ({len(known)} settled by --again)" if known else ""
+    print(
+        f"{module}: {len(found) + len(known)} mutants{earlier}, {timeout:.0f} s timeout each",
+        file=sys.stderr,
+    )
 
     def run(numbered: tuple[int, tuple[Mutant, str]]) -> Outcome:
         i, (mutant, text) = numbered
@@ -203,7 +228,7 @@ def _run_module(module: str, work: Path, env: dict[str, str], jobs: int) -> list
         return Outcome(mutant, status)
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        return list(pool.map(run, enumerate(found)))
+        return known + list(pool.map(run, enumerate(found)))
 
 
 _running: set[subprocess.Popen] = set()  # pytest processes under way, stopped on a signal
