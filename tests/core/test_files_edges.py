@@ -228,7 +228,7 @@ def test_kept_aside_and_temp_files_carry_the_name_and_pid_the_sweep_reads(tmp_pa
         (staged,) = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
     found = files._LEFTOVER.match(staged)
     assert found and found["name"] == "model.onnx" and int(found["pid"]) == os.getpid()
-    assert staged.startswith(f".model.onnx.{os.getpid()}.")
+    assert re.fullmatch(rf"\.model\.onnx\.{os.getpid()}\.[a-z0-9_]+\.tmp", staged), staged
 
 
 def test_a_name_taken_by_another_kept_copy_is_skipped(tmp_path, monkeypatch):
@@ -304,11 +304,11 @@ def test_a_failed_rename_is_an_output_error_naming_the_target(tmp_path, monkeypa
 
 
 def test_a_new_file_gets_the_umasks_mode_and_the_umask_is_left_as_it_was(tmp_path):
-    before = os.umask(0o027)
+    before = os.umask(0o022)
     try:
         files.atomic_write_bytes(tmp_path / "new.bin", b"x")
-        assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == 0o640
-        assert os.umask(0o027) == 0o027  # still the caller's
+        assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == 0o644  # 0o666 & ~0o022
+        assert os.umask(0o022) == 0o022  # still the caller's
     finally:
         os.umask(before)
 
