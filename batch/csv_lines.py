@@ -17,17 +17,16 @@ from houseprice.runtime.csv_reader import is_blank
 class CsvLines:
     """``locate(row)`` -> ``"file:line"`` for a data row of ``file`` counted from 0."""
 
-    def __init__(self, file: str, shown: str | None = None):
+    def __init__(self, file: str):
         self.file = file
-        self.shown = shown or file
         self._ends: list[int] | None = None
 
     def __call__(self, row: int) -> str:
         if self._ends is None:
             self._ends = _record_ends(self.file)
         if 0 <= row < len(self._ends):
-            return f"{self.shown}:{self._ends[row]}"
-        return f"{self.shown}: row {row + 1}"  # the file changed under us: say what pandas saw
+            return f"{self.file}:{self._ends[row]}"
+        return f"{self.file}: row {row + 1}"  # the file changed under us: say what pandas saw
 
 
 def _record_ends(file: str) -> list[int]:

@@ -38,9 +38,9 @@ def _awkward_csv(predictor, bad: str) -> bytes:
 def test_lines_are_counted_as_hp_infer_counts_them(predictor, tmp_path):
     path = tmp_path / "a.csv"
     path.write_bytes(_awkward_csv(predictor, "1.5"))
-    locate = CsvLines(str(path), shown="a.csv")
-    assert [locate(i) for i in range(4)] == ["a.csv:4", "a.csv:6", "a.csv:7", "a.csv:8"]
-    assert locate(4) == "a.csv: row 5"  # beyond the file pandas read: its row, not a wrong line
+    locate = CsvLines(str(path))
+    assert [locate(i) for i in range(4)] == [f"{path}:{n}" for n in (4, 6, 7, 8)]
+    assert locate(4) == f"{path}: row 5"  # beyond the file pandas read: its row, not a wrong line
 
 
 def test_an_unreadable_file_still_names_its_row(tmp_path):
