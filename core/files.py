@@ -299,7 +299,7 @@ def sweep_leftovers(folder: Path, names: set[str]) -> list[Path]:
         return removed
     for path in entries:
         match = _LEFTOVER.match(path.name)
-        if match is None or match["name"] not in names or _alive(int(match["pid"])):
+        if match is None or match["name"] not in names or process_alive(int(match["pid"])):
             continue
         with contextlib.suppress(OSError):
             path.unlink()
@@ -307,7 +307,8 @@ def sweep_leftovers(folder: Path, names: set[str]) -> list[Path]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this pid runs (or may: one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -34,6 +33,7 @@ from houseprice.core.cli import (
 )
 from houseprice.serve import flags
 from houseprice.serve.config import ServeConfig
+from houseprice.serve.metrics_folder import new_metrics_folder
 
 PROG = "hp-serve"
 DESCRIPTION = "Serve house prices over HTTP from an exported model."
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.workers > 1:  # before prometheus_client is imported: it reads this at import
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hp-serve-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = new_metrics_folder()
     try:
         stopped_by = _serve(args)
     finally:

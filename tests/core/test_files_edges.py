@@ -210,9 +210,9 @@ def test_the_sweep_of_a_missing_folder_removes_nothing(tmp_path):
 
 
 def test_a_pid_that_cannot_be_asked_about_is_taken_as_alive(live_pid):
-    assert files._alive(live_pid) is True
-    assert files._alive(_dead_pid()) is False
-    assert files._alive(2**80) is True  # beyond a pid_t: not ours to judge, leave its files
+    assert files.process_alive(live_pid) is True
+    assert files.process_alive(_dead_pid()) is False
+    assert files.process_alive(2**80) is True  # beyond a pid_t: not ours to judge, leave its files
 
 
 def test_kept_aside_and_temp_files_carry_the_name_and_pid_the_sweep_reads(tmp_path):

@@ -98,13 +98,20 @@ def test_stopping_leaves_nothing_behind(model, tmp_path):
     assert "Traceback" not in server.output() and "Finished server process" in server.output()
 
 
-def test_killing_the_supervisor_takes_the_workers_with_it(model):
-    with serving(model, "--workers", "2") as server:
+def test_killing_the_supervisor_takes_the_workers_with_it(model, tmp_path):
+    """...and the next hp-serve removes the metrics folder the killed one could not."""
+    scratch = {"TMPDIR": str(tmp_path)}
+    with serving(model, "--workers", "2", env=scratch) as server:
         assert _wait(lambda: len(set(children(server.process.pid))) == 2)
         workers = set(children(server.process.pid))
         server.process.kill()
         server.process.wait(timeout=10)
         assert _wait(lambda: not any(alive(pid) for pid in workers))
+    (left,) = tmp_path.glob(f"hp-serve-metrics-{server.process.pid}-*")
+    with serving(model, "--workers", "2", env=scratch) as server:
+        assert not left.exists()
+        (own,) = tmp_path.glob("hp-serve-metrics-*")
+        assert own.name.startswith(f"hp-serve-metrics-{server.process.pid}-")
 
 
 def test_one_worker_stops_on_sigint_without_a_traceback(model):
