@@ -24,6 +24,7 @@ from houseprice.export.parity import Forward
 # Every warning is an error: the generated file must stay clean C99 for any user's build.
 C_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")
 RUN_SECONDS = 120
+_COMPLAINT = re.compile(r": (fatal error|error|warning): |^\w*Error: ")
 
 # Reads n rows of float32 features on stdin, writes n float32 prices (inf when the model
 # refuses the price) on stdout. For an integer export (its header defines HOUSEPRICE_Q16) the
@@ -174,8 +175,9 @@ def _run(command: list[str], folder: Path, data: bytes = b"") -> subprocess.Comp
 
 
 def _first_line(done: subprocess.CompletedProcess) -> str:
-    """The compiler's first complaint: its first error or warning line, not the "In file
-    included from ..." context before it."""
+    """The tool's first complaint: the compiler's first error or warning line, not the "In file
+    included from ..." context before it; node's error ("SyntaxError: ..."), not the file name
+    and source line it prints first."""
     lines = done.stderr.decode(errors="replace").strip().splitlines()
-    complaints = [line for line in lines if re.search(r": (fatal error|error|warning): ", line)]
+    complaints = [line for line in lines if _COMPLAINT.search(line)]
     return (complaints or lines or [f"exit {done.returncode}"])[0]

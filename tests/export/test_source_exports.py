@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from houseprice.export.api import export_model
-from houseprice.export.c_source import CODES, HEADER_NAME, SOURCE_NAME, export_c
+from houseprice.export.c_source import HEADER_NAME, SOURCE_NAME, export_c
 from houseprice.export.js_source import MODULE_NAME, export_js
 from houseprice.export.source_gate import C_FLAGS, c_forward, js_forward
 from houseprice.runtime.contract import ModelInfo
@@ -64,19 +64,19 @@ def test_c_header_names_the_features_in_order(library, sources, exported):
 def test_c_refuses_a_non_finite_feature_and_leaves_the_price(library, onnx_prices, bad):
     features = list(onnx_prices[0][0])
     features[5] = bad
-    assert _c_predict(library, features) == (CODES["HOUSEPRICE_ERR_INPUT"][0], -1.0)
+    assert _c_predict(library, features) == (2, -1.0)  # HOUSEPRICE_ERR_INPUT
 
 
 def test_c_refuses_null_pointers(library, onnx_prices):
     row = (ctypes.c_float * 13)(*onnx_prices[0][0])
-    assert library.houseprice_predict(None, None) == CODES["HOUSEPRICE_ERR_NULL"][0]
-    assert library.houseprice_predict(row, None) == CODES["HOUSEPRICE_ERR_NULL"][0]
+    assert library.houseprice_predict(None, None) == 1  # HOUSEPRICE_ERR_NULL
+    assert library.houseprice_predict(row, None) == 1  # HOUSEPRICE_ERR_NULL
 
 
 def test_c_refuses_a_house_with_no_finite_price(library):
     features = [HOUSE[name] for name in HOUSE]
     features[list(HOUSE).index("INDUS")] = 1e6  # onnxruntime gives no finite price for it either
-    assert _c_predict(library, features) == (CODES["HOUSEPRICE_ERR_PRICE"][0], -1.0)
+    assert _c_predict(library, features) == (3, -1.0)  # HOUSEPRICE_ERR_PRICE
 
 
 def test_c_object_has_no_writable_data_and_needs_only_logf_expf(sources, tmp_path):
@@ -148,7 +148,20 @@ def test_js_reads_names_without_case_and_exports_the_facts(sources):
         subprocess.run(["node", script.name], cwd=sources, capture_output=True).stdout
     )
     assert facts["featureNames"] == list(HOUSE)
-    assert list(facts["trainingRanges"]) == list(HOUSE) and facts["target"]["name"] == "MEDV"
+    assert list(facts["trainingRanges"]) == list(HOUSE)
+    assert facts["target"] == {"name": "MEDV", "unit": "$1000s"}
+
+
+def test_js_comment_block_carries_the_model_facts(sources, exported):
+    info = Predictor.load(exported.onnx).info
+    lines = (sources / MODULE_NAME).read_text().splitlines()
+    comment = lines[: lines.index("")]
+    assert comment[:3] == [
+        "// houseprice model as an ES module. Generated: do not edit.",
+        "//",
+        f'// Target: "MEDV", in "$1000s", test RMSE {info.metrics["test"]["rmse"]:.3f}.',
+    ]
+    assert f"// Training data SHA-256: {info.data_sha256}" in comment
 
 
 @pytest.mark.parametrize(

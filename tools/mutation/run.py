@@ -80,14 +80,22 @@ TARGETS = {
         "tests/serve/test_oip_refusals.py",
         "tests/serve/test_openapi.py",
     ),
-    "runtime/npz_model.py": (f"{_R}npz.py", f"{_R}npz_hostile.py"),
-    "batch/output.py": ("tests/batch/test_safety.py", "tests/batch/test_job.py"),
+    "runtime/npz_model.py": (f"{_R}npz.py", f"{_R}npz_hostile.py", f"{_R}npz_model.py"),
+    "batch/output.py": (
+        "tests/batch/test_output.py",
+        "tests/batch/test_safety.py",
+        "tests/batch/test_job.py",
+    ),
     "export/c_source.py": (
         "tests/export/test_source_exports.py",
+        "tests/export/test_c_source.py",
         "tests/export/test_leftovers_and_names.py",
     ),
     "export/js_source.py": ("tests/export/test_source_exports.py",),
-    "export/source_gate.py": ("tests/export/test_source_exports.py",),
+    "export/source_gate.py": (
+        "tests/export/test_source_exports.py",
+        "tests/export/test_source_gate.py",
+    ),
     "core/files.py": (
         "tests/core/test_files.py",
         "tests/core/test_files_edges.py",
