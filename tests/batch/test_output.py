@@ -100,18 +100,20 @@ def test_put_in_place_makes_a_new_output(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
-def failing_rename(monkeypatch, failing_call: int) -> None:
-    """os.rename in batch/output fails (EXDEV) on its ``failing_call``-th call, 1-based."""
+def failing_rename(monkeypatch, failing_call: int) -> list[tuple[Path, Path]]:
+    """os.rename in batch/output fails (EXDEV) on its ``failing_call``-th call, 1-based; the
+    renames asked for, as (source, target)."""
     calls = []
     real = os.rename
 
     def rename(source, target):
-        calls.append(source)
+        calls.append((Path(source), Path(target)))
         if len(calls) == failing_call:
             raise OSError(18, "Invalid cross-device link")
         real(source, target)
 
     monkeypatch.setattr(output_module.os, "rename", rename)
+    return calls
 
 
 def test_output_that_cannot_be_moved_aside_stays_as_it_was(tmp_path, theirs, monkeypatch):
@@ -124,10 +126,12 @@ def test_output_that_cannot_be_moved_aside_stays_as_it_was(tmp_path, theirs, mon
 
 
 def test_a_swap_that_fails_puts_the_old_output_back(tmp_path, theirs, monkeypatch):
-    failing_rename(monkeypatch, 2)
+    renames = failing_rename(monkeypatch, 2)
     staging = staged(tmp_path, "new")
     with pytest.raises(OutputError) as e:
         put_in_place(staging, theirs)
+    aside = tmp_path / (staging.name + ".old")  # the name docs/hp-batch.md gives
+    assert renames == [(theirs, aside), (staging, theirs), (aside, theirs)]
     assert str(e.value) == (
         f"{theirs}: cannot put the results in place (Invalid cross-device link)"
     )
