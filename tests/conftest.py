@@ -155,7 +155,8 @@ def printed_prices(result: subprocess.CompletedProcess) -> list[float]:
 
 @pytest.fixture
 def immutable(tmp_path):
-    """Files and folders made immutable (chattr +i, as root), made mutable again afterwards."""
+    """Files and folders made immutable (chattr +i, as root), made mutable again afterwards:
+    everything under tmp_path, since the code under test may have moved them."""
     made = []
 
     def make(path):
@@ -163,8 +164,8 @@ def immutable(tmp_path):
         made.append(path)
 
     yield make
-    for path in made:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
+    if made:  # -f: links and sockets take no attributes
+        subprocess.run(["chattr", "-R", "-f", "-i", str(tmp_path)], check=False)
 
 
 def assert_one_line_error(result, code: int, message: str, prog: str | None = None) -> str:

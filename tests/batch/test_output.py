@@ -144,3 +144,19 @@ def test_discard_removes_the_staging_folder_or_nothing(tmp_path):
     discard(staging)
     assert list(tmp_path.iterdir()) == []
     discard(staging)  # already put in place (or gone): nothing to do
+
+
+def test_an_old_output_that_cannot_be_removed_does_not_undo_the_swap(tmp_path, theirs, immutable):
+    """The results are in place; what is left of the old OUTPUT stays hidden beside it."""
+    immutable(theirs / "notes.txt")
+    staging = staged(tmp_path, "new")
+    put_in_place(staging, theirs)
+    assert contents(theirs) == {"result.csv": "new"}
+    assert (tmp_path / (staging.name + ".old") / "notes.txt").is_file()
+
+
+def test_a_staging_folder_that_cannot_be_removed_is_left_quietly(tmp_path, immutable):
+    staging = staged(tmp_path, "partial")
+    immutable(staging / "result.csv")
+    discard(staging)  # no exception: the job's own error is the one to show
+    assert (tmp_path / (staging.name + ".discard") / "result.csv").is_file()

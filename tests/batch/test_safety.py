@@ -5,13 +5,14 @@ leaves either the old OUTPUT or the whole new one, with one line on stderr."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
 import pytest
 
 from houseprice.batch.errors import OutputRefused
-from houseprice.batch.job import BatchConfig, run_batch
+from houseprice.batch.job import BatchConfig, plan_batch, run_batch
 from houseprice.batch.output import MARKER, check_output
 from houseprice.core.errors import Interrupted
 from tests.batch.conftest import houses, job, write_parts
@@ -31,33 +32,47 @@ def victim(predictor, tmp_path) -> Path:
     return tmp_path / "victim"
 
 
-@pytest.mark.parametrize(
-    ("source", "output", "message"),
-    [
-        ("victim/data", "victim", "victim: holds the input"),
-        ("victim/data", "victim/data", "holds the input"),
-        ("victim/data", "victim/data/out", "lies inside the input"),
-        ("victim/data", "link", "link: holds the input"),
-        ("victim/data/*.parquet", "victim", "holds the input"),
-        ("victim/data/in.000.parquet", "victim/data", "holds the input"),
-        ("victim/data", "victim/../victim", "holds the input"),
-        ("victim/data", ".", "holds the input"),
-        ("victim/data", "/", "refusing to replace the root folder"),
-        ("victim/data", " ", "OUTPUT must not be empty"),
-    ],
-)
+REFUSALS = [
+    ("victim/data", "victim", "victim: holds the input"),
+    ("victim/data", "victim/data", "holds the input"),
+    ("victim/data", "victim/data/out", "lies inside the input"),
+    ("victim/data", "link", "link: holds the input"),
+    ("victim/data/*.parquet", "victim", "holds the input"),
+    ("victim/data/in.000.parquet", "victim/data", "holds the input"),
+    ("victim/data", "victim/../victim", "holds the input"),
+    ("victim/data", ".", "holds the input"),
+    ("victim/data", "/", "refusing to replace the root folder"),
+]
+
+
+@pytest.mark.parametrize(("source", "output", "message"), REFUSALS)
 def test_an_output_that_holds_or_lies_in_the_input_is_refused(
-    exported, victim, source, output, message
+    exported, victim, monkeypatch, source, output, message
 ):
+    """Through plan_batch, the checks hp-batch makes before any cluster (the CLI's exit code and
+    line for these refusals: the test below)."""
+    monkeypatch.chdir(victim.parent)
+    before = snapshot(victim.parent)
+    config = BatchConfig(source, Path(output), exported.onnx, overwrite=True)
+    with pytest.raises(OutputRefused, match=re.escape(message)):
+        plan_batch(config)
+    assert snapshot(victim.parent) == before
+    assert sorted(os.listdir(victim.parent)) == ["link", "victim"]
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("victim", "victim: holds the input"), (" ", "OUTPUT must not be empty")],
+)
+def test_the_cli_refuses_such_an_output_in_one_line_exit_2(exported, victim, output, message):
     before = snapshot(victim.parent)
     result = run_cli(
-        "hp-batch", source, output, "--model", str(exported.onnx), "--overwrite", cwd=victim.parent
-    )
+        "hp-batch", "victim/data", output, "--model", str(exported.onnx), "--overwrite",
+        cwd=victim.parent,
+    )  # fmt: skip
     assert_one_line_error(result, 2, message, "hp-batch")
-    assert snapshot(victim.parent) == before and sorted(os.listdir(victim.parent)) == [
-        "link",
-        "victim",
-    ]
+    assert snapshot(victim.parent) == before
+    assert sorted(os.listdir(victim.parent)) == ["link", "victim"]
 
 
 def test_someone_elses_folder_is_replaced_only_with_overwrite(exported, victim, tmp_path):

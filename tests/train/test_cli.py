@@ -232,8 +232,11 @@ def test_sigterm_mid_training_leaves_no_files(tmp_path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-@pytest.mark.parametrize("mode", [["--cv", "5"], ["--test-fraction", "0"]], ids=["cv", "members"])
+@pytest.mark.parametrize(
+    ("mode", "signum"),
+    [(["--cv", "5"], signal.SIGINT), (["--test-fraction", "0"], signal.SIGTERM)],
+    ids=["cv-SIGINT", "members-SIGTERM"],  # each mode and each signal once: one handler for both
+)
 def test_a_signal_mid_cv_or_training_stops_every_worker_and_writes_nothing(
     tmp_path: Path, signum: int, mode: list[str]
 ):
