@@ -17,6 +17,20 @@ from tests.conftest import BIN, REPO
 
 pytestmark = pytest.mark.slow
 SKIPPED = ("--cv", "hp-serve", "hp-bench")  # minutes, or a server that runs until stopped
+TRAIN_FILES = {"checkpoint.pt", "metrics.json"}
+ALL_FORMATS_FILES = {
+    "model.onnx",
+    "model.ort",
+    "required_operators.config",
+    "model.npz",
+    "model.pte",
+    "model.tflite",
+    "model.torchscript.pt",
+    "houseprice_model.h",
+    "houseprice_model.c",
+    "houseprice_model.mjs",
+    "manifest.json",
+}
 
 
 def blocks(language: str) -> list[str]:
@@ -43,7 +57,10 @@ def test_the_readme_commands_run_as_written(tmp_path):
             shown = re.search(r"# (\{\"price\": [\d.]+\})", line)[1]
             assert set(json.loads(done.stdout)) == set(json.loads(shown))  # the same shape
     assert len(ran) == 7, ran
-    assert (tmp_path / "artifacts" / "model.tflite").is_file()
+    # `hp-export --format all` wrote every format beside hp-train's files (the export tests
+    # share one model and export the formats they test; this is the one run of them all)
+    exported = {p.name for p in (tmp_path / "artifacts").iterdir()}
+    assert exported == TRAIN_FILES | ALL_FORMATS_FILES, exported
     assert (tmp_path / "prices.jsonl").read_text().count("\n") == 10
     assert (tmp_path / "prices.csv").read_text().splitlines()[0].endswith(",price")
     assert len(list((tmp_path / "priced").glob("*.parquet"))) == 4

@@ -38,17 +38,6 @@ def test_defaults_export_onnx_from_artifacts(exported, tmp_path, monkeypatch):
     assert result.stderr == b"", result.stderr  # no exporter noise
 
 
-def test_all_formats(exported, tmp_path):
-    result = runner.invoke(
-        app, ["--format", "all", "--checkpoint", str(exported.checkpoint), "--out", str(tmp_path)]
-    )
-    assert result.exit_code == 0, result.output
-    written = {p.name for p in tmp_path.iterdir()}
-    every = {"model.onnx", "model.ort", "model.npz", "model.torchscript.pt", "manifest.json"}
-    every |= {"required_operators.config", "houseprice_model.h", "houseprice_model.c"}
-    assert written == every | {"houseprice_model.mjs", "model.pte", "model.tflite"}
-
-
 @pytest.mark.parametrize("kind", ["missing", "corrupt", "incompatible"])
 def test_checkpoint_errors(exported, tmp_path, kind):
     path = tmp_path / "checkpoint.pt"
