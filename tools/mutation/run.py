@@ -109,6 +109,9 @@ TARGETS = {
         "tests/serve/test_tls_limits.py",
     ),
 }
+# Modules whose tests are mostly slow-marked (servers held under attack for seconds): their mutants
+# run the slow tests too, or almost none of their tests would run at all.
+WITH_SLOW_TESTS = frozenset({"serve/connections.py"})
 PACKAGE_OF = {
     folder: f"houseprice.{folder}" for folder in ("runtime", "serve", "batch", "export", "core")
 }
@@ -211,7 +214,7 @@ def _run_module(
     jobs: int,
     settled: dict[tuple[str, str, str], str],
 ) -> list[Outcome]:
-    tests = TARGETS[module]
+    tests = TARGETS[module] if module in WITH_SLOW_TESTS else ("-m", "not slow", *TARGETS[module])
     started = time.monotonic()
     if _pytest(tests, env, timeout=900) != "survived":
         sys.exit(f"mutation: the tests of {module} fail without any mutant; fix them first")
@@ -243,7 +246,8 @@ _running: set[subprocess.Popen] = set()  # pytest processes under way, stopped o
 _stopping = threading.Event()
 
 
-def _pytest(tests: tuple[str, ...], env: dict[str, str], timeout: float) -> str:
+def _pytest(args: tuple[str, ...], env: dict[str, str], timeout: float) -> str:
+    """pytest on ``args`` (a marker filter and the test files): killed, survived or timeout."""
     command = [
         sys.executable,
         "-m",
@@ -252,12 +256,10 @@ def _pytest(tests: tuple[str, ...], env: dict[str, str], timeout: float) -> str:
         "-q",
         "-n",
         "0",  # one process a mutant: `--jobs` runs mutants side by side, xdist would only add start-up
-        "-m",
-        "not slow",
         "-p",
         "no:cacheprovider",
         "--no-header",
-        *tests,
+        *args,
     ]
     if _stopping.is_set():
         return "stopped"
