@@ -104,6 +104,7 @@ TARGETS = {
         f"{_R}cli_io.py",
     ),
     "serve/connections.py": (
+        "tests/serve/test_connection_bookkeeping.py",
         "tests/serve/test_connections.py",
         "tests/serve/test_heads.py",
         "tests/serve/test_tls_limits.py",

@@ -1,0 +1,148 @@
+"""serve/connections' bookkeeping, one small limit at a time on a server with a budget of 4
+connections and a cap of 3 per address: a connection counts until it closes and not after,
+keep-alive requests are each measured alone, a full worker evicts the oldest waiting connection
+and refuses a new one when none waits, and an idle connection is closed and counted."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import socket
+import time
+import urllib.parse
+
+import pytest
+
+from tests.serve.test_server import serving
+
+pytestmark = pytest.mark.slow
+BUDGET, CAP = 4, 3
+HALF_A_BODY = (
+    b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 400\r\n\r\n{"CRIM": 1'
+)
+
+
+@pytest.fixture(scope="module")
+def server(exported, tmp_path_factory):
+    model = tmp_path_factory.mktemp("bookkeeping") / "model.onnx"
+    shutil.copy(exported.onnx, model)
+    args = ["--workers", "1", "--max-connections", str(BUDGET)]
+    args += ["--max-connections-per-client", str(CAP), "--request-timeout", "20"]
+    with serving(model, *args) as s:
+        s.port = urllib.parse.urlsplit(s.url).port
+        yield s
+
+
+def metric(server, name: str) -> float:
+    text = server.call("GET", "/metrics")[2].decode()
+    return float(re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)[1])
+
+
+def closed(server, reason: str) -> float:
+    return metric(server, f'houseprice_connections_closed_total{{reason="{reason}"}}')
+
+
+def connect(server, source: str = "127.0.0.1") -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), 5, (source, 0))
+
+
+def get(s: socket.socket, extra: bytes = b"") -> int:
+    """A GET /healthz on ``s`` (kept alive): its status, 0 if the server closed instead."""
+    answer = b""
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n")
+        while b"\r\n\r\n" not in answer:
+            part = s.recv(4096)
+            if not part:
+                return 0
+            answer += part
+    except ConnectionResetError:  # refused at once: aborted
+        return 0
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE)[1])
+    while len(rest) < length:
+        rest += s.recv(4096)
+    return int(head.split()[1])
+
+
+def closed_by_server(s: socket.socket, seconds: float = 3.0) -> bool:
+    s.settimeout(seconds)
+    try:
+        return s.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+@contextlib.contextmanager
+def held(sockets: list[socket.socket]):
+    try:
+        yield sockets
+    finally:
+        for s in sockets:
+            s.close()
+        time.sleep(0.3)  # the server sees them go
+
+
+def settle(server, open_at_rest: float = 1.0) -> None:
+    """Until the server counts only the connection asking (each closed one counted out)."""
+    deadline = time.monotonic() + 5
+    while metric(server, "houseprice_connections_open") != open_at_rest:
+        assert time.monotonic() < deadline, "connections still counted after closing"
+        time.sleep(0.1)
+
+
+def test_each_keep_alive_request_has_its_own_head_limit(server):
+    """Five heads of 6 KB on one connection, 30 KB in all: each is within 16 KB."""
+    field = b"X-Pad: " + b"v" * 6000 + b"\r\n"
+    with held([connect(server)]) as (s,):
+        assert [get(s, field) for _ in range(5)] == [200] * 5
+    settle(server)
+
+
+def test_a_closed_connection_no_longer_counts_against_its_address(server):
+    with held([connect(server) for _ in range(CAP)]) as first:
+        assert all(get(s) == 200 for s in first)
+        first[0].close()
+        time.sleep(0.3)
+        with held([connect(server) for _ in range(2)]) as more:
+            assert [get(s) for s in more] == [200, 0]  # 3 open again, then the cap
+    settle(server)
+
+
+def test_a_full_worker_evicts_the_connections_waiting_longest(server):
+    before = closed(server, "evicted")
+    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
+    with held([connect(server, source) for source in sources]) as idle:
+        time.sleep(0.2)
+        with held([connect(server, "127.0.0.9"), connect(server, "127.0.0.10")]) as newest:
+            assert [get(s) for s in newest] == [200, 200]  # both kept open: each evicted one
+            assert closed_by_server(idle[0]) and closed_by_server(idle[1])  # the oldest waiting
+            assert not closed_by_server(idle[2], 0.5)
+    assert closed(server, "evicted") >= before + 2
+    settle(server)
+
+
+def test_a_worker_full_of_requests_in_progress_refuses_a_new_connection(server):
+    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
+    with held([connect(server, source) for source in sources]) as busy:
+        for s in busy:
+            s.sendall(HALF_A_BODY)  # a request under way: never evicted
+        time.sleep(0.3)
+        with held([connect(server, "127.0.0.9")]) as (late,):
+            assert closed_by_server(late, 2.0)
+        assert not any(closed_by_server(s, 0.2) for s in busy)
+    settle(server)
+    assert closed(server, "full") >= 1
+
+
+def test_an_idle_kept_alive_connection_is_closed_and_counted(server):
+    before = closed(server, "idle")
+    with held([connect(server)]) as (s,):
+        assert get(s) == 200
+        assert closed_by_server(s, 8.0)  # the keep-alive timeout, 5 s
+    assert closed(server, "idle") == before + 1
+    settle(server)
