@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import socket
 import ssl
@@ -116,3 +117,27 @@ def test_a_handshake_that_stalls_halfway_is_closed_after_the_idle_timeout(tls_se
         with contextlib.suppress(OSError):
             assert s.recv(100) == b""
         assert time.monotonic() - started < IDLE + 3
+
+
+def _handshakes_failed(server) -> float:
+    context = ssl.create_default_context(cafile=str(server.cert))
+    raw = socket.create_connection(("127.0.0.1", server.port), 5)
+    with context.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        text = b"".join(iter(lambda: s.recv(65536), b"")).decode()
+    return float(re.search(r'closed_total\{reason="handshake"\} (\S+)', text)[1])
+
+
+def test_plain_http_on_the_tls_port_is_closed_at_once_and_counted(tls_server):
+    before = _handshakes_failed(tls_server)
+    fds = _open_fds(tls_server.process.pid)
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", tls_server.port), 5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            started = time.monotonic()
+            with contextlib.suppress(OSError):
+                assert s.recv(100) == b""  # no TLS alert parsing here: closed is what counts
+            assert time.monotonic() - started < 2  # not left to the idle timeout
+    time.sleep(0.3)
+    assert _handshakes_failed(tls_server) == before + 3
+    assert _open_fds(tls_server.process.pid) <= fds + 1
