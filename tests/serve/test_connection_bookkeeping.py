@@ -111,6 +111,7 @@ def test_a_closed_connection_no_longer_counts_against_its_address(server):
         with held([connect(server) for _ in range(2)]) as more:
             assert [get(s) for s in more] == [200, 0]  # 3 open again, then the cap
     settle(server)
+    assert "Traceback" not in server.output() and "Exception" not in server.output()
 
 
 def test_a_full_worker_evicts_the_connections_waiting_longest(server):
@@ -137,6 +138,27 @@ def test_a_worker_full_of_requests_in_progress_refuses_a_new_connection(server):
         assert not any(closed_by_server(s, 0.2) for s in busy)
     settle(server)
     assert closed(server, "full") >= 1
+    assert "Traceback" not in server.output() and "Exception" not in server.output()
+
+
+def test_a_head_sent_slowly_within_the_deadline_is_served(server):
+    """The idle timer stops at a request's first byte: only the deadline (20 s here) bounds it."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with held([connect(server)]) as (s,):
+        for i in range(0, len(head), 6):
+            s.sendall(head[i : i + 6])
+            time.sleep(1.0)  # past the 5 s keep-alive timeout in all
+        s.settimeout(5)
+        assert s.recv(12) == b"HTTP/1.1 200"
+    settle(server)
+
+
+def test_a_request_that_is_not_http_is_400(server):
+    with held([connect(server)]) as (s,):
+        s.sendall(b"HELLO THERE\r\n\r\n")
+        s.settimeout(5)
+        assert s.recv(12) == b"HTTP/1.1 400"
+    settle(server)
 
 
 def test_an_idle_kept_alive_connection_is_closed_and_counted(server):
