@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 
@@ -34,3 +35,11 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped: no process runs under it (until
+    the kernel hands the number out again, far off)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid

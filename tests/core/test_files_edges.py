@@ -18,6 +18,7 @@ from houseprice.core import files
 from houseprice.core.errors import OutputError
 from houseprice.core.files import Spool, check_destination, sweep_leftovers, unreadable
 from houseprice.core.reading import FileTooLargeError, NotRegularFileError
+from tests.processes import dead_pid
 
 
 def _os_error(kind: type[OSError], code: int) -> OSError:
@@ -166,12 +167,6 @@ def test_a_spool_that_cannot_be_read_back_says_so_and_closes_quietly(monkeypatch
     spool.close()  # the output is going nowhere: no second error
 
 
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
 @pytest.fixture
 def live_pid():
     """A running process that a signal other than 0 would end (SIGHUP at its default, whatever
@@ -187,7 +182,7 @@ def live_pid():
 
 
 def test_the_sweep_removes_a_dead_writers_files_and_nothing_else(tmp_path, live_pid):
-    dead, alive = _dead_pid(), live_pid
+    dead, alive = dead_pid(), live_pid
     names = {
         f".model.onnx.{dead}.abc123.tmp": False,
         f".model.onnx.{dead}.ab12cd34.previous": False,
@@ -211,7 +206,7 @@ def test_the_sweep_of_a_missing_folder_removes_nothing(tmp_path):
 
 def test_a_pid_that_cannot_be_asked_about_is_taken_as_alive(live_pid):
     assert files.process_alive(live_pid) is True
-    assert files.process_alive(_dead_pid()) is False
+    assert files.process_alive(dead_pid()) is False
     assert files.process_alive(2**80) is True  # beyond a pid_t: not ours to judge, leave its files
 
 

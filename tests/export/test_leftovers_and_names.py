@@ -5,7 +5,6 @@ only a dead writer's) before the next writes."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from houseprice.export.config import ExportConfig
 from houseprice.train.checkpoint import save_checkpoint
 from houseprice.train.config import TrainConfig
 from houseprice.train.run import train_holdout
+from tests.processes import dead_pid
 
 NAMES = ["price /* per m2", "rooms */ count", "a trailing \\", "trigraph ??/", "plain"]
 
@@ -60,16 +60,15 @@ def test_a_compile_failure_names_the_compilers_first_complaint(exported, tmp_pat
 
 
 def test_a_killed_exports_leftovers_are_swept_and_nothing_else(exported, tmp_path):
-    dead = subprocess.Popen(["true"])
-    dead.wait()
+    dead = dead_pid()
     leftovers = [
-        tmp_path / f".model.onnx.{dead.pid}.abcd1234.tmp",
-        tmp_path / f".manifest.json.{dead.pid}.0a1b2c3d.previous",
-        tmp_path / f".houseprice_model.h.{dead.pid}.k3y_xyz.tmp",
+        tmp_path / f".model.onnx.{dead}.abcd1234.tmp",
+        tmp_path / f".manifest.json.{dead}.0a1b2c3d.previous",
+        tmp_path / f".houseprice_model.h.{dead}.k3y_xyz.tmp",
     ]
     kept = [
         tmp_path / f".model.onnx.{os.getpid()}.live0000.tmp",  # a live writer's
-        tmp_path / f".notes.txt.{dead.pid}.abcd1234.tmp",  # not a name hp-export writes
+        tmp_path / f".notes.txt.{dead}.abcd1234.tmp",  # not a name hp-export writes
         tmp_path / "model.onnx.backup",
     ]
     for path in leftovers + kept:
@@ -80,10 +79,9 @@ def test_a_killed_exports_leftovers_are_swept_and_nothing_else(exported, tmp_pat
 
 
 def test_sweep_removes_only_the_names_asked(tmp_path):
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    ours = tmp_path / f".a.{dead.pid}.x.tmp"
-    theirs = tmp_path / f".b.{dead.pid}.x.tmp"
+    dead = dead_pid()
+    ours = tmp_path / f".a.{dead}.x.tmp"
+    theirs = tmp_path / f".b.{dead}.x.tmp"
     ours.write_text("")
     theirs.write_text("")
     assert sweep_leftovers(tmp_path, {"a"}) == [ours]

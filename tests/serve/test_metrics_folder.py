@@ -5,16 +5,9 @@ nothing else (tests/serve/test_workers.py kills a real one)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 from houseprice.serve.metrics_folder import sweep_dead_servers
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
+from tests.processes import dead_pid
 
 
 def test_only_our_dead_servers_folders_are_swept(tmp_path):
