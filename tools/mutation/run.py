@@ -215,9 +215,9 @@ def _run_module(
     jobs: int,
     settled: dict[tuple[str, str, str], str],
 ) -> list[Outcome]:
-    tests = TARGETS[module] if module in WITH_SLOW_TESTS else ("-m", "not slow", *TARGETS[module])
+    args = TARGETS[module] if module in WITH_SLOW_TESTS else ("-m", "not slow", *TARGETS[module])
     started = time.monotonic()
-    if _pytest(tests, env, timeout=900) != "survived":
+    if _pytest(args, env, timeout=900) != "survived":
         sys.exit(f"mutation: the tests of {module} fail without any mutant; fix them first")
     timeout = 3 * (time.monotonic() - started) + 10
     found = mutants(module, (REPO / module).read_text())
@@ -235,7 +235,7 @@ def _run_module(
         i, (mutant, text) = numbered
         path = work / f"{stem}_{i}.py"
         path.write_text(text)
-        status = _pytest(tests, dict(env, HP_MUTANT=f"{name}={path}"), timeout)
+        status = _pytest(args, dict(env, HP_MUTANT=f"{name}={path}"), timeout)
         path.unlink()
         return Outcome(mutant, status)
 
