@@ -104,9 +104,9 @@ def guarded_protocol(
 
         async def _handshake(self, raw: asyncio.Transport) -> None:
             try:
-                secure = await self.loop.start_tls(
-                    raw, self, tls, server_side=True, ssl_handshake_timeout=idle
-                )
+                # The idle timer closes a stalled handshake: asyncio's own handshake timeout
+                # (60 s by default) is left as a backstop, so that the limit has one owner.
+                secure = await self.loop.start_tls(raw, self, tls, server_side=True)
             except (OSError, ssl.SSLError, asyncio.TimeoutError, RuntimeError):
                 if self._host is not None:  # not closed by a limit already: the handshake failed
                     closed["handshake"].inc()

@@ -61,6 +61,12 @@ def test_the_readme_commands_run_as_written(tmp_path):
     # share one model and export the formats they test; this is the one run of them all)
     exported = {p.name for p in (tmp_path / "artifacts").iterdir()}
     assert exported == TRAIN_FILES | ALL_FORMATS_FILES, exported
+    # This is also the ship path's seed 0 on every row (tests/export/test_ship_path.py has the
+    # other seeds): every format passed the gate, the C export well inside its bound.
+    manifest = json.loads((tmp_path / "artifacts" / "manifest.json").read_text())
+    parity = {a["format"]: a["parity"] for a in manifest["artifacts"] if "parity" in a}
+    assert all(p["passed"] for p in parity.values()), parity
+    assert parity["c"]["max_rel_diff"] < 5e-6, parity["c"]
     assert (tmp_path / "prices.jsonl").read_text().count("\n") == 10
     assert (tmp_path / "prices.csv").read_text().splitlines()[0].endswith(",price")
     assert len(list((tmp_path / "priced").glob("*.parquet"))) == 4

@@ -1,5 +1,5 @@
 """The README's ship path, `hp-train` with the default recipe then `hp-export --format all`, passes
-the parity gate for several seeds on every row (`--test-fraction 0`), and on a hold-out split:
+the parity gate for more seeds on every row (`--test-fraction 0`), and on a hold-out split:
 the gate refuses dishonest exports, never honest ones. The C export's last sum runs in four
 accumulators for this (export/c_source.py): in one, houses ten times outside the training ranges
 strayed 1.05e-5 from PyTorch, past the 1e-5 bound."""
@@ -22,15 +22,16 @@ pytestmark = pytest.mark.slow
 FORMATS = ["onnx", "npz", "c", "js"]
 
 
-# The ship path (`--test-fraction 0`, the README's) for three seeds; `make demo`'s hold-out split
-# for its seed. (Hold-out seeds 1 and 2, 40 s of the suite, passed in every run while in it.)
-CASES = [(0, 0.0), (1, 0.0), (2, 0.0), (0, 0.2)]
+# The ship path (`--test-fraction 0`, the README's) for seeds 1 and 2: seed 0 is the README's own
+# run (tests/test_readme.py checks its manifest the same way). `make demo`'s hold-out split for
+# its seed. (Hold-out seeds 1 and 2, 40 s of the suite, passed in every run while in it.)
+CASES = [(1, 0.0), (2, 0.0), (0, 0.2)]
 
 
 @pytest.mark.parametrize(
     ("seed", "test_fraction"),
     CASES,
-    ids=["0-every row", "1-every row", "2-every row", "0-hold-out"],
+    ids=["1-every row", "2-every row", "0-hold-out"],
 )
 def test_the_default_recipe_passes_the_gate(tmp_path, seed, test_fraction):
     config = replace(DEFAULT_RECIPE, seed=seed, test_fraction=test_fraction)

@@ -1,20 +1,25 @@
 """serve/connections' bookkeeping, one small limit at a time on a server with a budget of 4
 connections and a cap of 3 per address: a connection counts until it closes and not after,
 keep-alive requests are each measured alone, a full worker evicts the oldest waiting connection
-and refuses a new one when none waits, and an idle connection is closed and counted."""
+(one each, however many arrive together; idle after a response counts as waiting) and refuses a
+new one when none waits, and only a connection left idle is counted idle."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
+import signal
 import socket
+import struct
 import time
 import urllib.parse
 
 import pytest
 
 from tests.serve.test_server import serving
+from tests.serve.test_tls import _pair
 
 pytestmark = pytest.mark.slow
 BUDGET, CAP = 4, 3
@@ -161,10 +166,63 @@ def test_a_request_that_is_not_http_is_400(server):
     settle(server)
 
 
-def test_an_idle_kept_alive_connection_is_closed_and_counted(server):
+def test_a_connection_idle_after_its_response_can_be_evicted_again(server):
+    """A request's head takes its connection out of the eviction queue; the response puts it
+    back, newest last."""
+    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
+    with held([connect(server, source) for source in sources]) as idle:
+        assert [get(s) for s in (*idle[1:], idle[0])] == [200] * BUDGET
+        with held([connect(server, "127.0.0.9")]) as (late,):
+            assert get(late) == 200  # not refused: a connection idle since its response made room
+            assert closed_by_server(idle[1])  # the one idle longest
+            assert not closed_by_server(idle[0], 0.5)  # its response came last
+    settle(server)
+
+
+@pytest.fixture(scope="module")
+def tls_server(exported, tmp_path_factory):
+    """With TLS, hp-serve runs on asyncio's own loop, which accepts every queued connection in one
+    batch and makes each before any of them runs (uvloop, used without TLS, does not)."""
+    folder = tmp_path_factory.mktemp("bookkeeping-tls")
+    cert, key = _pair(folder, "server")
+    args = ["--workers", "1", "--max-connections", str(BUDGET), "--tls-cert", str(cert)]
+    with serving(exported.onnx, *args, "--tls-key", str(key)) as s:
+        s.port = urllib.parse.urlsplit(s.url).port
+        yield s
+
+
+def test_connections_accepted_together_each_evict_another(tls_server):
+    """Two connections queued while the worker is stopped are accepted in one batch: the first
+    one's victim stops counting at once (not a loop turn later, when its connection_lost comes),
+    so the second evicts the next one instead of the same one again."""
+    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
+    with held([connect(tls_server, source) for source in sources]) as silent:
+        time.sleep(0.3)
+        os.kill(tls_server.process.pid, signal.SIGSTOP)
+        try:
+            burst = [connect(tls_server, "127.0.0.9"), connect(tls_server, "127.0.0.10")]
+        finally:
+            os.kill(tls_server.process.pid, signal.SIGCONT)
+        with held(burst):
+            assert closed_by_server(silent[0]) and closed_by_server(silent[1])
+            assert not closed_by_server(silent[2], 0.5)
+            assert not any(closed_by_server(s, 0.2) for s in burst)
+
+
+def test_only_a_connection_left_idle_is_counted_idle(server):
+    """A connection left idle after a response is closed after the keep-alive timeout (5 s) and
+    counted. One its client reset is not counted when its keep-alive timer fires: uvicorn leaves
+    that timer running after a reset, and it then finds the transport closing."""
     before = closed(server, "idle")
-    with held([connect(server)]) as (s,):
-        assert get(s) == 200
-        assert closed_by_server(s, 8.0)  # the keep-alive timeout, 5 s
+    reset = connect(server)
+    assert get(reset) == 200
+    reset.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    reset.close()  # an RST, not a FIN
+    time.sleep(3.0)
+    with held([connect(server)]) as (kept,):
+        assert get(kept) == 200
+        time.sleep(3.5)  # the reset one's timer has fired, the kept one's not yet
+        assert closed(server, "idle") == before
+        assert closed_by_server(kept, 8.0)
     assert closed(server, "idle") == before + 1
     settle(server)

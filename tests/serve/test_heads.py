@@ -66,6 +66,25 @@ def test_a_head_of_exactly_16_kb_is_served_and_a_few_bytes_more_is_431(server):
     assert _status(server.port, _big(HEAD_BYTES + 6)) == 431
 
 
+def test_a_head_whose_bytes_before_its_end_come_to_16_kb_is_served_and_one_more_is_431(server):
+    """Sent in two writes, the head is first measured raw, as it arrives: all of it but the
+    final CRLF is up to 16 KB, here exactly."""
+
+    def status(raw: int) -> int:
+        head = _get(b"X-Big: " + b"v" * (raw - len(_get(b"X-Big: \r\n")) + 2) + b"\r\n")
+        assert len(head) - 2 == raw
+        with socket.create_connection(("127.0.0.1", server.port), 10) as s:
+            with contextlib.suppress(OSError):
+                s.sendall(head[:-2])
+                time.sleep(0.3)  # read before the head's end comes
+                s.sendall(head[-2:])
+            answer = s.recv(12)
+        return int(answer.split()[1])
+
+    assert status(HEAD_BYTES) == 200
+    assert status(HEAD_BYTES + 1) == 431
+
+
 @pytest.mark.parametrize(
     "fields",
     [
