@@ -7,10 +7,8 @@ new one when none waits, and only a connection left idle is counted idle."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import time
@@ -18,11 +16,13 @@ import urllib.parse
 
 import pytest
 
+from tests.processes import stopped
 from tests.serve.test_server import serving
 from tests.serve.test_tls import _pair
 
 pytestmark = pytest.mark.slow
 BUDGET, CAP = 4, 3
+SOURCES = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]  # fill the budget, one per address
 HALF_A_BODY = (
     b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     b'Content-Length: 400\r\n\r\n{"CRIM": 1'
@@ -121,8 +121,7 @@ def test_a_closed_connection_no_longer_counts_against_its_address(server):
 
 def test_a_full_worker_evicts_the_connections_waiting_longest(server):
     before = closed(server, "evicted")
-    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
-    with held([connect(server, source) for source in sources]) as idle:
+    with held([connect(server, source) for source in SOURCES]) as idle:
         time.sleep(0.2)
         with held([connect(server, "127.0.0.9"), connect(server, "127.0.0.10")]) as newest:
             assert [get(s) for s in newest] == [200, 200]  # both kept open: each evicted one
@@ -133,8 +132,7 @@ def test_a_full_worker_evicts_the_connections_waiting_longest(server):
 
 
 def test_a_worker_full_of_requests_in_progress_refuses_a_new_connection(server):
-    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
-    with held([connect(server, source) for source in sources]) as busy:
+    with held([connect(server, source) for source in SOURCES]) as busy:
         for s in busy:
             s.sendall(HALF_A_BODY)  # a request under way: never evicted
         time.sleep(0.3)
@@ -169,8 +167,7 @@ def test_a_request_that_is_not_http_is_400(server):
 def test_a_connection_idle_after_its_response_can_be_evicted_again(server):
     """A request's head takes its connection out of the eviction queue; the response puts it
     back, newest last."""
-    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
-    with held([connect(server, source) for source in sources]) as idle:
+    with held([connect(server, source) for source in SOURCES]) as idle:
         assert [get(s) for s in (*idle[1:], idle[0])] == [200] * BUDGET
         with held([connect(server, "127.0.0.9")]) as (late,):
             assert get(late) == 200  # not refused: a connection idle since its response made room
@@ -195,14 +192,10 @@ def test_connections_accepted_together_each_evict_another(tls_server):
     """Two connections queued while the worker is stopped are accepted in one batch: the first
     one's victim stops counting at once (not a loop turn later, when its connection_lost comes),
     so the second evicts the next one instead of the same one again."""
-    sources = [f"127.0.0.{i}" for i in range(2, 2 + BUDGET)]
-    with held([connect(tls_server, source) for source in sources]) as silent:
+    with held([connect(tls_server, source) for source in SOURCES]) as silent:
         time.sleep(0.3)
-        os.kill(tls_server.process.pid, signal.SIGSTOP)
-        try:
+        with stopped(tls_server.process.pid):
             burst = [connect(tls_server, "127.0.0.9"), connect(tls_server, "127.0.0.10")]
-        finally:
-            os.kill(tls_server.process.pid, signal.SIGCONT)
         with held(burst):
             assert closed_by_server(silent[0]) and closed_by_server(silent[1])
             assert not closed_by_server(silent[2], 0.5)

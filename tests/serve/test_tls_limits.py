@@ -9,7 +9,6 @@ import contextlib
 import os
 import re
 import selectors
-import signal
 import socket
 import ssl
 import time
@@ -18,6 +17,7 @@ import urllib.parse
 import pytest
 
 from tests.conftest import EXAMPLES
+from tests.processes import stopped
 from tests.serve.test_server import serving
 from tests.serve.test_tls import _pair
 
@@ -162,12 +162,9 @@ def _early(server, request: bytes) -> bytes:
                 s.sendall(outgoing.read())
                 incoming.write(s.recv(65536))
         client.write(request)
-        os.kill(server.process.pid, signal.SIGSTOP)
-        try:
+        with stopped(server.process.pid):
             s.sendall(outgoing.read())  # the Finished that the client holds, then the request
             time.sleep(0.2)
-        finally:
-            os.kill(server.process.pid, signal.SIGCONT)
         with contextlib.suppress(OSError):  # ssl.SSLError too
             while not answer.startswith(b"HTTP/1.1 ") and (part := s.recv(65536)):
                 incoming.write(part)
