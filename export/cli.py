@@ -49,6 +49,13 @@ def export(
         "Q16.16 features and price) for microcontrollers without an FPU.",
     ),
 ) -> None:
+    # Flags first: a usage error needs no torch (seconds of import).
+    if not math.isfinite(atol):
+        common.usage_fail(PROG, f"--atol must be a finite number, got {atol}")
+    if arith.value != "float32" and format.value not in ("c", "all"):
+        common.usage_fail(
+            PROG, f"--arith {arith.value} applies to the c format, not {format.value}"
+        )
     common.require_extra(PROG, "export", "onnx", "onnxscript", "torch")
     from houseprice.export import errors
     from houseprice.export.api import export_model, installed_formats
@@ -56,12 +63,6 @@ def export(
     from houseprice.export.report import format_parity
     from houseprice.train.checkpoint import CheckpointError
 
-    if not math.isfinite(atol):
-        common.usage_fail(PROG, f"--atol must be a finite number, got {atol}")
-    if arith.value != "float32" and format.value not in ("c", "all"):
-        common.usage_fail(
-            PROG, f"--arith {arith.value} applies to the c format, not {format.value}"
-        )
     formats = [format.value]
     if format.value == "all":
         formats, skipped = installed_formats()

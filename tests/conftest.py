@@ -39,6 +39,18 @@ def run_cli(*args: str, input: bytes | None = None, cwd: Path | None = None, tim
     )
 
 
+def loaded_by(cli: str, *args: str, modules: tuple[str, ...] = ("torch", "onnx")):
+    """Run a typer command's ``main`` (module ``cli``) in a fresh interpreter; returns the
+    CompletedProcess (text) and which of ``modules`` it had imported when it exited."""
+    program = (
+        f"import sys\nfrom {cli} import main\nsys.argv = {['hp', *args]!r}\n"
+        f"try:\n    main()\nfinally:\n    print(sorted({set(modules)!r} & set(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    loaded = result.stdout.splitlines()[-1] if result.stdout else "(nothing printed)"
+    return result, loaded
+
+
 # Folders a checkout accumulates that a source build must not see (where git cannot say).
 LOCAL_STATE = (
     ".git",

@@ -86,14 +86,9 @@ def train(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    common.require_extra(PROG, "train", "torch")
-    from houseprice.core.errors import OutputError
-    from houseprice.data import DataError, load_dataset
-    from houseprice.train.checkpoint import CheckpointError
     from houseprice.train.config import RECIPES, ConfigError, with_overrides
-    from houseprice.train.fit import TrainError
-    from houseprice.train.split import SplitError
 
+    # Flags first: a usage error needs no torch (seconds of import).
     _check_cv_flags(cv, repeats, jobs)
     recipe_name = _current_name("--recipe", recipe.value)
     split_name = _current_name("--split", split.value) if split else None
@@ -110,6 +105,13 @@ def train(
         )
     except ConfigError as exc:
         common.usage_fail(PROG, str(exc))
+    common.require_extra(PROG, "train", "torch")
+    from houseprice.core.errors import OutputError
+    from houseprice.data import DataError, load_dataset
+    from houseprice.train.checkpoint import CheckpointError
+    from houseprice.train.fit import TrainError
+    from houseprice.train.split import SplitError
+
     try:
         dataset = load_dataset(data, target=target).drop(config.drop)
         if cv:

@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from houseprice.export.cli import app
-from tests.conftest import run_cli, script
+from tests.conftest import loaded_by, run_cli, script
 
 runner = CliRunner()
 
@@ -134,6 +134,13 @@ def test_non_finite_tolerance_is_a_usage_error(exported, tmp_path):
             app, ["--checkpoint", str(exported.checkpoint), "--out", str(tmp_path), "--atol", value]
         )
         _error(result, 2, "--atol must be a finite number", tmp_path)
+
+
+def test_a_usage_error_is_found_before_torch_is_imported():
+    args = ("-f", "onnx", "--arith", "int16", "--atol", "nan")
+    result, loaded = loaded_by("houseprice.export.cli", *args)
+    assert (result.returncode, loaded) == (2, "[]"), result.stderr
+    assert "--atol must be a finite number" in result.stderr
 
 
 def test_errors_map_to_exit_codes_by_type(exported, tmp_path, monkeypatch):

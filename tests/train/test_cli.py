@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from houseprice.train.cli import app
-from tests.conftest import assert_one_line_error, run_cli, script
+from tests.conftest import assert_one_line_error, loaded_by, run_cli, script
 
 runner = CliRunner()
 FAST = ["--epochs", "5", "--quiet"]
@@ -302,3 +302,9 @@ def test_a_failed_run_removes_only_the_folders_it_made(tmp_path: Path):
     with pytest.raises(RuntimeError), output_folder(kept):
         raise RuntimeError
     assert kept.exists()
+
+
+def test_a_usage_error_is_found_before_torch_is_imported():
+    result, loaded = loaded_by("houseprice.train.cli", "--lr", "0")
+    assert (result.returncode, loaded) == (2, "[]"), result.stderr
+    assert "lr must be in (0, 10]" in result.stderr
