@@ -46,7 +46,9 @@ def loaded_by(cli: str, *args: str, modules: tuple[str, ...] = ("torch", "onnx")
         f"import sys\nfrom {cli} import main\nsys.argv = {['hp', *args]!r}\n"
         f"try:\n    main()\nfinally:\n    print(sorted({set(modules)!r} & set(sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120
+    )
     loaded = result.stdout.splitlines()[-1] if result.stdout else "(nothing printed)"
     return result, loaded
 
