@@ -19,11 +19,13 @@ from houseprice.core.cli import (
     fail,
     fail_with,
     require_extra,
+    require_installed,
     warn,
     worker_count,
 )
 
 PROG = "hp-batch"
+EXTRA = ("dask.dataframe", "distributed", "pyarrow")  # the `dask` extra's modules hp-batch uses
 
 
 def _margin(text: str) -> float:
@@ -123,9 +125,9 @@ def _main(argv: Sequence[str] | None, written: list[Path]) -> None:
     args = build_parser().parse_args(argv)
     if not args.price_column.strip():
         fail(PROG, "--price-column must not be empty", 2)
-    require_extra(PROG, "dask", "dask.dataframe", "distributed", "pyarrow")
+    require_installed(PROG, "dask", *EXTRA)
     from houseprice.batch.errors import ClusterError, OutputRefused
-    from houseprice.batch.job import BatchConfig, plan_batch, run_batch
+    from houseprice.batch.plan import BatchConfig, check_job, plan_batch
     from houseprice.core.errors import InputError, ModelError, OutputError
 
     config = BatchConfig(
@@ -139,7 +141,11 @@ def _main(argv: Sequence[str] | None, written: list[Path]) -> None:
         overwrite=args.overwrite,
     )
     try:
-        plan = plan_batch(config)  # refusals cost no cluster start
+        checked = check_job(config)  # INPUT, OUTPUT and the model, before Dask's import
+        require_extra(PROG, "dask", *EXTRA)
+        from houseprice.batch.job import run_batch
+
+        plan = plan_batch(checked)  # refusals cost no cluster start
         with _cluster(args) as client:
             result = run_batch(plan, client, on_written=lambda: written.append(args.output))
     except OutputRefused as exc:

@@ -21,37 +21,16 @@ import numpy as np
 import pandas as pd
 
 from houseprice.batch.errors import ClusterError
-from houseprice.batch.layout import (
-    FilePlan,
-    Layout,
-    first_line,
-    lay_out,
-    read_partition,
-    row_locator,
-)
-from houseprice.batch.output import check_output, discard, make_staging, put_in_place, write_marker
+from houseprice.batch.layout import FilePlan, Layout, first_line, read_partition, row_locator
+from houseprice.batch.output import discard, make_staging, put_in_place, write_marker
+from houseprice.batch.plan import BatchConfig, BatchPlan, plan_batch
 from houseprice.batch.score import Columns, price_frame, send_model, worker_predictor
-from houseprice.batch.sources import find_sources
-from houseprice.core import defaults
 from houseprice.core.errors import InputError, ModelError, OutputError
 from houseprice.core.signals import signals_held
 from houseprice.core.version import __version__
-from houseprice.runtime.predictor import Predictor
 from houseprice.runtime.validate import Locate, RangeCheck, RangeReport
 
 SLICE_ROWS = 65_536  # rows priced and written at a time; also the Parquet row-group size
-
-
-@dataclass(frozen=True)
-class BatchConfig:
-    input: str
-    output: Path
-    model: Path = defaults.MODEL
-    format: str = "parquet"  # of the output: "parquet" or "csv"
-    price_column: str = "price"
-    margin: float = defaults.MARGIN  # extrapolation warnings beyond this share of a span
-    progress: bool = False  # Dask's progress bar on stderr
-    overwrite: bool = False  # replace an OUTPUT folder that hp-batch did not write
 
 
 @dataclass
@@ -60,28 +39,6 @@ class BatchResult:
     partitions: int
     seconds: float
     out_of_range: list[RangeReport] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class BatchPlan:
-    """What a job was checked to be before any cluster work: its files laid out, its model
-    loaded, and OUTPUT's real path."""
-
-    config: BatchConfig
-    output: Path
-    predictor: Predictor
-    layout: Layout
-
-
-def plan_batch(config: BatchConfig) -> BatchPlan:
-    """Every check that needs no cluster, in the order a user fixes things: the input, OUTPUT
-    (refused if replacing it could destroy data), the model, every file's columns."""
-    sources = find_sources(config.input)
-    real = check_output(config.output, sources.local_paths(), config.overwrite)
-    predictor = Predictor.load(config.model)
-    return BatchPlan(
-        config, real, predictor, lay_out(sources, predictor.schema, config.price_column)
-    )
 
 
 def run_batch(

@@ -8,7 +8,7 @@ worker that joins or replaces a dead one), and the plugin builds that worker pro
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +17,9 @@ import pandas as pd
 from distributed import Client, WorkerPlugin, get_worker
 
 from houseprice.batch.layout import refuse_taken_price
-from houseprice.batch.sources import non_number
 from houseprice.core.errors import InputError
 from houseprice.runtime.predictor import Predictor
-from houseprice.runtime.validate import finite_float32
+from houseprice.runtime.validate import finite_float32, show
 
 constructed = 0  # Predictors built in this process (tests count them per worker)
 
@@ -174,3 +173,13 @@ def _not_numbers(values: pd.Series, column: str, locate: Any) -> InputError:
         if error is not None:
             return error
     return InputError(f"{locate(0)}: {column}: holds {values.dtype}, not numbers")
+
+
+def non_number(values: pd.Series, column: str, locate: Callable[[int], str]) -> InputError | None:
+    """The error for the first cell of ``values`` that is neither missing nor a number."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = (numbers.isna() & values.notna()).to_numpy().nonzero()[0]
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    return InputError(f"{locate(i)}: {column}: {show(str(values.iloc[i]))} is not a number")

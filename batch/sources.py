@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import pandas as pd
-
 from houseprice.core.errors import InputError
-from houseprice.runtime.validate import show
 
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -86,13 +83,3 @@ def _remote_files(spec: str) -> list[str]:
     if not paths:
         raise InputError(f"{spec}: no such file, folder or matching files")
     return sorted(fs.unstrip_protocol(p) for p in paths)
-
-
-def non_number(values: pd.Series, column: str, locate: Callable[[int], str]) -> InputError | None:
-    """The error for the first cell of ``values`` that is neither missing nor a number."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = (numbers.isna() & values.notna()).to_numpy().nonzero()[0]
-    if not len(bad):
-        return None
-    i = int(bad[0])
-    return InputError(f"{locate(i)}: {column}: {show(str(values.iloc[i]))} is not a number")

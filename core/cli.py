@@ -109,6 +109,17 @@ def missing_extra(prog: str, module: str, extra: str) -> NoReturn:
     )
 
 
+def require_installed(prog: str, extra: str, *modules: str) -> None:
+    """Exit 6 as `require_extra` does if a module's package is not installed, without importing
+    it: for a command that checks its input before paying the extra's seconds of import."""
+    import importlib.util
+
+    for module in modules:
+        package = module.partition(".")[0]  # a submodule's spec would import its package
+        if importlib.util.find_spec(package) is None:
+            missing_extra(prog, package, extra)
+
+
 def require_extra(prog: str, extra: str, *modules: str) -> None:
     """Import each module (so a command fails before any work), or exit 6 naming the one that is
     missing and the `pip install` of the extra that brings it."""

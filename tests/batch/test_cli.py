@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.batch.conftest import houses, write_parts
-from tests.conftest import run_cli, script
+from tests.conftest import loaded_by, run_cli, script
 from tests.processes import alive, descendants
 
 
@@ -131,3 +131,28 @@ def test_sigint_mid_job_is_one_line_and_leaves_no_output_and_no_process(
     while any(map(alive, family)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert family and not any(map(alive, family))
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("no input", 1, "no such file"),
+        ("output in input", 2, "lies inside the input"),
+        ("bad model", 3, "x.onnx"),
+    ],
+)
+def test_input_output_and_model_are_checked_before_dask_is_imported(
+    exported, model, tmp_path, case, code, message
+):
+    source = write_parts(houses(model, 20), tmp_path / "in", 1, "csv")
+    onnx = str(exported.onnx)
+    args = {
+        "no input": (str(tmp_path / "none"), str(tmp_path / "o"), "--model", onnx),
+        "output in input": (str(source), str(source / "o"), "--model", onnx),
+        "bad model": (str(source), str(tmp_path / "o"), "--model", str(tmp_path / "x.onnx")),
+    }[case]
+    heavy = ("dask", "distributed", "pandas", "pyarrow")
+    result, loaded = loaded_by("houseprice.batch.cli", *args, modules=heavy)
+    assert (result.returncode, loaded) == (code, "[]"), result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

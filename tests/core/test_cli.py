@@ -31,3 +31,20 @@ def test_typer_commands_print_plain_help_like_argparse():
     shown = CliRunner().invoke(app, ["--help"]).output
     assert shown.startswith("Usage: ") and "--count" in shown
     assert not any(box in shown for box in "╭│╰─")
+
+
+def test_an_extra_not_installed_is_found_without_importing_it(capsys):
+    import sys
+
+    import pytest
+
+    from houseprice.core.cli import EXIT_MISSING_EXTRA, install_command, require_installed
+
+    assert "wave" not in sys.modules  # a standard module nothing here imports
+    require_installed("hp-x", "dask", "json.decoder", "wave")  # installed: nothing happens
+    assert "wave" not in sys.modules  # found, not imported
+    with pytest.raises(SystemExit) as stop:
+        require_installed("hp-x", "dask", "json", "no_such_package_hp.sub")
+    line = capsys.readouterr().err
+    assert stop.value.code == EXIT_MISSING_EXTRA and line.count("\n") == 1
+    assert "no_such_package_hp is not installed" in line and install_command("dask") in line
