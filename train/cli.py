@@ -105,15 +105,20 @@ def train(
         )
     except ConfigError as exc:
         common.usage_fail(PROG, str(exc))
+    common.require_installed(PROG, "train", "torch")  # named first, found without its import
+    from houseprice.data import DataError, load_dataset
+
+    try:  # the data next: numpy reads it, so its errors need no torch either
+        dataset = load_dataset(data, target=target).drop(config.drop)
+    except DataError as exc:
+        common.fail(PROG, str(exc), common.EXIT_INPUT)
     common.require_extra(PROG, "train", "torch")
     from houseprice.core.errors import OutputError
-    from houseprice.data import DataError, load_dataset
     from houseprice.train.checkpoint import CheckpointError
     from houseprice.train.fit import TrainError
     from houseprice.train.split import SplitError
 
     try:
-        dataset = load_dataset(data, target=target).drop(config.drop)
         if cv:
             _run_cv(dataset, config, CVPlan(cv, repeats, jobs or common.cpu_count()), out, quiet)
         else:

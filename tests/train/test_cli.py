@@ -308,3 +308,19 @@ def test_a_usage_error_is_found_before_torch_is_imported():
     result, loaded = loaded_by("houseprice.train.cli", "--lr", "0")
     assert (result.returncode, loaded) == (2, "[]"), result.stderr
     assert "lr must be in (0, 10]" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--data", "missing.data"), "missing.data"),
+        (("--drop", "NOSUCH"), "NOSUCH"),
+    ],
+    ids=["no data", "unknown column"],
+)
+def test_bad_data_is_found_before_torch_is_imported(tmp_path, flags, message):
+    data_flags = tuple(str(tmp_path / f) if f.endswith(".data") else f for f in flags)
+    result, loaded = loaded_by("houseprice.train.cli", *data_flags, "--out", str(tmp_path / "o"))
+    assert (result.returncode, loaded) == (1, "[]"), result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "o").exists()
