@@ -14,6 +14,7 @@ from houseprice.export.config import ARITHMETIC
 from houseprice.export.formats import FORMATS
 
 PROG = "hp-export"
+EXTRA = ("onnx", "onnxscript", "torch")  # what the `export` extra brings
 app = common.typer_app()
 
 
@@ -56,12 +57,18 @@ def export(
         common.usage_fail(
             PROG, f"--arith {arith.value} applies to the c format, not {format.value}"
         )
-    common.require_extra(PROG, "export", "onnx", "onnxscript", "torch")
+    common.require_installed(PROG, "export", *EXTRA)  # named first, found without importing
+    from houseprice.train.checkpoint_file import CheckpointError, require_checkpoint_file
+
+    try:  # no checkpoint (hp-export before hp-train) needs no torch either
+        require_checkpoint_file(checkpoint)
+    except CheckpointError as exc:
+        common.fail(PROG, str(exc), common.EXIT_MODEL)
+    common.require_extra(PROG, "export", *EXTRA)
     from houseprice.export import errors
     from houseprice.export.api import export_model, installed_formats
     from houseprice.export.config import ExportConfig
     from houseprice.export.report import format_parity
-    from houseprice.train.checkpoint import CheckpointError
 
     formats = [format.value]
     if format.value == "all":

@@ -20,6 +20,7 @@ import torch
 from houseprice.core.errors import ModelError
 from houseprice.core.files import atomic_write_bytes
 from houseprice.runtime.contract import CONTRACT_VERSION, PREFIX, ModelInfo
+from houseprice.train.checkpoint_file import CheckpointError, require_checkpoint_file
 from houseprice.train.config import ConfigError, TrainConfig
 from houseprice.train.model import PriceMLP
 
@@ -38,10 +39,6 @@ _FORMAT_1_FACTS = (
 # No weight of a model trained on standardized data comes near this; a checkpoint holding one is
 # damaged (its prices would overflow float32 long before the parity gate could say why).
 ABSURD_WEIGHT = 1e10
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, damaged, or from an incompatible version."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +102,7 @@ def _numbers(values: Any, prefix: str = "") -> list[tuple[str, float]]:
 
 
 def load_checkpoint(path: str | Path) -> TrainedModel:
-    file = Path(path)
-    if not file.is_file():
-        raise CheckpointError(f"{file}: no checkpoint there; train one with `hp-train`")
+    file = require_checkpoint_file(path)
     try:
         with warnings.catch_warnings():  # torch warns before refusing a plain pickle: one line only
             warnings.simplefilter("ignore")

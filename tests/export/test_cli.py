@@ -143,6 +143,19 @@ def test_a_usage_error_is_found_before_torch_is_imported():
     assert "--atol must be a finite number" in result.stderr
 
 
+def test_a_missing_checkpoint_is_found_before_torch_is_imported(tmp_path):
+    missing, out = tmp_path / "checkpoint.pt", tmp_path / "out"
+    result, loaded = loaded_by(
+        "houseprice.export.cli", "--checkpoint", str(missing), "--out", str(out)
+    )
+    assert (result.returncode, loaded) == (3, "[]"), result.stderr
+    assert (
+        result.stderr
+        == f"hp-export: error: {missing}: no checkpoint there; train one with `hp-train`\n"
+    )
+    assert not out.exists()
+
+
 def test_errors_map_to_exit_codes_by_type(exported, tmp_path, monkeypatch):
     from houseprice.export import onnx_export
 
