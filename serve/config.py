@@ -26,7 +26,8 @@ class ServeConfig:
     # Connection limits (serve/connections.py): a request's head and body must arrive within
     # request_timeout seconds of its first byte; a connection with no request in progress is
     # closed after keep_alive seconds; each worker keeps at most this many open connections per
-    # client address (0: no cap, for use behind a reverse proxy).
+    # client address, on HTTP and gRPC each (serve/grpc_connections.py); 0: no cap, for use
+    # behind a reverse proxy.
     request_timeout: float = 10.0
     keep_alive: float = 5.0
     max_connections_per_client: int = 100

@@ -6,8 +6,8 @@ spreads connections among them, as it does the HTTP socket's.
 The limits gRPC core offers are set from the HTTP ones: a handshake deadline (the request
 timeout), idle connections closed (the keep-alive timeout), a maximum connection age, a cap on a
 worker's connections, and the message size cap (the body cap: RESOURCE_EXHAUSTED beyond it).
-gRPC core has no per-address hook reachable from Python, so the per-client cap is HTTP's alone
-(docs/hp-serve.md)."""
+gRPC core has no per-address hook reachable from Python, so the per-client cap is enforced
+beside it, from the worker's own descriptors (`serve/grpc_connections.py`)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import grpc
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
 from houseprice.serve.config import ServeConfig
+from houseprice.serve.grpc_connections import ClientCap
 from houseprice.serve.grpc_service import OPEN, GrpcInference
 
 MAX_AGE_S = 600  # a connection is closed after ten minutes, its calls finishing first
@@ -69,7 +70,8 @@ def address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def start(config: ServeConfig, service: GrpcInference) -> grpc.aio.Server:
+async def start(config: ServeConfig, service: GrpcInference) -> tuple[grpc.aio.Server, int]:
+    """The server started, and the port it bound (``--grpc-port 0`` picks one)."""
     interceptors = [TokenCheck(config.token, service)] if config.token else []
     server = grpc.aio.server(options=options(config), interceptors=interceptors)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(service, server)
@@ -82,7 +84,7 @@ async def start(config: ServeConfig, service: GrpcInference) -> grpc.aio.Server:
     if bound == 0:
         raise OSError(f"cannot listen on {where} for gRPC")
     await server.start()
-    return server
+    return server, bound
 
 
 def lifespan(config: ServeConfig, service: Callable[[], GrpcInference]) -> Callable:
@@ -91,10 +93,23 @@ def lifespan(config: ServeConfig, service: Callable[[], GrpcInference]) -> Calla
 
     @asynccontextmanager
     async def span(app: Any) -> AsyncIterator[None]:
-        server = await start(config, service())
+        inference = service()
+        server, port = await start(config, inference)
+        cap = _client_cap(config, port, inference)
         try:
             yield
         finally:
+            if cap is not None:
+                await cap.stop()
             await server.stop(STOP_GRACE_S)
 
     return span
+
+
+def _client_cap(config: ServeConfig, port: int, service: GrpcInference) -> ClientCap | None:
+    if not config.max_connections_per_client:  # 0: no cap, behind a proxy
+        return None
+    closed = service.metrics.connections_closed.labels(reason="cap")
+    cap = ClientCap(port, config.max_connections_per_client, closed.inc)
+    cap.start()
+    return cap

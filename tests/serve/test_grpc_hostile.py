@@ -1,6 +1,7 @@
 """gRPC against hostile and secure clients: garbage bytes, a half-sent HTTP/2 preface and 1,000
-idle connections each leave a legitimate call answered and are closed by the server; no
-descriptor or much memory is left behind; TLS serves a client that trusts the certificate."""
+idle connections from one address each leave a legitimate call answered and are closed by the
+server (the last first by the per-client cap); no descriptor or much memory is left behind; TLS
+serves a client that trusts the certificate."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import tritonclient.grpc as tgrpc
 from tritonclient.utils import InferenceServerException
 
+from tests.serve.test_connection_bookkeeping import closed
 from tests.serve.test_grpc import features, grpc_port, houses
 from tests.serve.test_server import serving
 from tests.serve.test_tls import _pair
@@ -80,11 +82,21 @@ def test_a_bad_opening_is_closed_and_others_are_served(server, opening):
 
 
 def test_a_thousand_idle_connections_starve_no_one_and_leak_nothing(server):
+    """From one address (not the legitimate client's): the per-client cap (100) closes 900
+    within a second or so, the handshake deadline the rest."""
     pid = _worker(server)
     fds, rss = _fds(pid), _rss_mb(pid)
-    crowd = Crowd(server.port, 1000)
+    capped_before = closed(server, "cap")
+    crowd = Crowd(server.port, 1000, source="127.0.0.2")
     try:
+        started = time.monotonic()
         assert _serves(server)
+        while len(crowd.open) > 100 and time.monotonic() < started + DEADLINE - 0.5:
+            crowd.forget_closed()
+        assert len(crowd.open) <= 100, f"{len(crowd.open)} open beyond the per-client cap"
+        # the worker's 1,000 connections include the legitimate client's: one more is gRPC
+        # core's to refuse (--max-connections), and the cap closes the others beyond 100
+        assert closed(server, "cap") - capped_before >= 1000 - 100 - 1
         deadline = time.monotonic() + DEADLINE + 10
         while crowd.open and time.monotonic() < deadline:
             crowd.forget_closed()

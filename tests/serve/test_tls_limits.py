@@ -65,10 +65,10 @@ def _open_fds(pid: int) -> int:
 class Crowd:
     """Silent connections to a port, watched for the server closing them."""
 
-    def __init__(self, port: int, count: int):
+    def __init__(self, port: int, count: int, source: str = "127.0.0.1"):
         self.selector, self.open = selectors.DefaultSelector(), set()
         for _ in range(count):
-            s = socket.create_connection(("127.0.0.1", port), 5)
+            s = socket.create_connection(("127.0.0.1", port), 5, (source, 0))
             s.setblocking(False)
             self.selector.register(s, selectors.EVENT_READ)
             self.open.add(s)
