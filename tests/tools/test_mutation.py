@@ -69,3 +69,35 @@ def test_again_takes_only_what_was_killed_or_timed_out_and_runs_the_rest(run, tm
     outcomes = [run.Outcome(killed, "killed"), run.Outcome(slow, "timeout")]
     run._save([*outcomes, run.Outcome(lived, "survived")], saved)
     assert run._settled(run._load(saved)) == {killed.key: "killed", slow.key: "timeout"}
+
+
+def test_an_interrupted_run_keeps_its_finished_modules_and_the_earlier_record(
+    run, tmp_path, monkeypatch, capsys
+):
+    """Saved after each module, merged with every --again file, so hours of mutants survive a
+    Ctrl-C and the next run goes on with --again."""
+    done, later, other = (run.Mutant(m, 1, "drop call", "f()") for m in ("a.py", "b.py", "c.py"))
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    run._save([run.Outcome(later, "killed")], first)
+    run._save([run.Outcome(other, "timeout"), run.Outcome(done, "survived")], second)
+
+    def module_run(module, work, env, jobs, settled):
+        assert settled == {later.key: "killed", other.key: "timeout"}  # both files
+        if module == "b.py":
+            raise KeyboardInterrupt
+        return [run.Outcome(done, "killed")]
+
+    monkeypatch.setattr(run, "TARGETS", {"a.py": (), "b.py": ()})
+    monkeypatch.setattr(run, "_environment", lambda work: {})
+    monkeypatch.setattr(run, "_run_module", module_run)
+    monkeypatch.setattr(run.signal, "signal", lambda *args: None)  # this process's stay as they are
+    saved = tmp_path / "out.json"
+    args = ["--again", str(first), "--again", str(second), "--save", str(saved)]
+    assert run.main(args) == 130
+    kept = {(o.mutant.path, o.status) for o in run._load(saved)}
+    assert kept == {("a.py", "killed"), ("b.py", "killed"), ("c.py", "timeout")}
+    assert capsys.readouterr().err == (
+        f"mutation: interrupted; 1 finished module(s) saved in {saved}; "
+        f"go on with --again {saved}\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.json", "out.json", "second.json"]

@@ -133,26 +133,44 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         sys.exit(f"mutation: unknown module {unknown[0]}; choose from {', '.join(TARGETS)}")
     equivalent = _equivalents()
-    settled = _settled(_load(args.again)) if args.again else {}
+    earlier = [o for saved in args.again or [] for o in _load(saved)]
+    settled = _settled(earlier)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_signal)
+    outcomes: list[Outcome] = []
     try:
         with tempfile.TemporaryDirectory(prefix="hp-mutation-") as work:
             env = _environment(Path(work))
-            outcomes = []
             for module in modules:
                 outcomes += _run_module(module, Path(work), env, args.jobs, settled)
+                # after each module, so an interrupted run's finished modules are kept
+                _save(_kept(outcomes, earlier), args.save)
     except KeyboardInterrupt:
-        print("mutation: interrupted; nothing reported", file=sys.stderr)
+        done = len({o.mutant.path for o in outcomes})
+        kept = f"{done} finished module(s) saved in {args.save}; go on with --again {args.save}"
+        print(f"mutation: interrupted; {kept if done else 'nothing saved'}", file=sys.stderr)
         return 130
-    _save(outcomes, args.save)
     return _report(outcomes, equivalent, args.target)
+
+
+def _kept(outcomes: list[Outcome], earlier: list[Outcome]) -> list[Outcome]:
+    """This run's outcomes and, for modules it has not run, the --again files' latest ones: the
+    saved file stays the whole record whichever modules a run covers."""
+    ran = {o.mutant.path for o in outcomes}
+    latest = {o.mutant.key: o for o in earlier if o.mutant.path not in ran}
+    return [*outcomes, *latest.values()]
 
 
 def _save(outcomes: list[Outcome], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = [{**asdict(o.mutant), "status": o.status} for o in outcomes]
-    path.write_text(json.dumps(rows, indent=1) + "\n")
+    partial = path.with_name(f".{path.name}.tmp")  # a whole file or the previous one
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:  # a signal meanwhile is delivered after the rename, leaving no temp file
+        partial.write_text(json.dumps(rows, indent=1) + "\n")
+        os.replace(partial, path)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _load(path: Path) -> list[Outcome]:
@@ -176,9 +194,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--again",
         type=Path,
+        action="append",
         metavar="SAVED",
         help="take SAVED's killed and timed-out mutants as they were and run the rest (its "
-        "survivors, and mutants of lines changed since): the whole module's score, sooner",
+        "survivors, and mutants of lines changed since): the whole module's score, sooner; "
+        "may be given more than once",
     )
     parser.add_argument(
         "--report",
