@@ -109,10 +109,14 @@ TARGETS = {
         "tests/serve/test_heads.py",
         "tests/serve/test_tls_limits.py",
     ),
+    "serve/grpc_connections.py": (
+        "tests/serve/test_grpc_connections.py",
+        "tests/serve/test_grpc_hostile.py",
+    ),
 }
 # Modules whose tests are mostly slow-marked (servers held under attack for seconds): their mutants
 # run the slow tests too, or almost none of their tests would run at all.
-WITH_SLOW_TESTS = frozenset({"serve/connections.py"})
+WITH_SLOW_TESTS = frozenset({"serve/connections.py", "serve/grpc_connections.py"})
 PACKAGE_OF = {
     folder: f"houseprice.{folder}" for folder in ("runtime", "serve", "batch", "export", "core")
 }
