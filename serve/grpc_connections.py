@@ -43,7 +43,10 @@ def connections_on(
     sockets = own_sockets(fd_folder)
     for inode, fd in sockets.items():
         if inode not in known:
-            known[inode] = _client_of(fd, port)
+            try:
+                known[inode] = _client_of(fd, port)
+            except OSError:  # closed since the listing, or no descriptor free: the next look
+                continue
         client = known[inode]
         if client is not None:
             found.append(Connection(inode, client, fd))
@@ -54,12 +57,8 @@ def connections_on(
 
 def _client_of(fd: int, port: int) -> str | None:
     """The peer's address if ``fd`` is a TCP connection on local ``port``; a duplicate of the
-    descriptor is asked, so the original is never closed here."""
-    try:
-        twin = socket.socket(fileno=os.dup(fd))
-    except OSError:  # closed since the listing
-        return None
-    with twin:
+    descriptor is asked, so the original is never closed here; OSError if it cannot be made."""
+    with socket.socket(fileno=os.dup(fd)) as twin:
         if twin.family not in (socket.AF_INET, socket.AF_INET6):
             return None
         try:
@@ -154,4 +153,7 @@ class ClientCap:
             await asyncio.sleep(PERIOD_S)
             # In a thread: with a thousand connections a look is milliseconds of system calls
             # (which release the GIL), and the event loop serves meanwhile.
-            await asyncio.to_thread(self.look)
+            try:
+                await asyncio.to_thread(self.look)
+            except OSError:  # no descriptor free to list them (EMFILE): the next look
+                continue

@@ -105,3 +105,23 @@ def test_a_descriptor_that_now_holds_another_socket_is_left_alone(listener):
         assert shut_down(gone) is False
         real = Connection(os.fstat(accepted[0].fileno()).st_ino, "127.0.0.2", accepted[0].fileno())
         assert shut_down(real) is True and _ended(clients[0])
+
+
+def test_a_socket_that_cannot_be_asked_now_is_asked_at_the_next_look(listener, monkeypatch):
+    """With every descriptor taken (EMFILE), a new connection is not taken for no connection
+    for its whole life: it is asked again, and counted then."""
+    import errno
+
+    from houseprice.serve import grpc_connections
+
+    port, known = listener.getsockname()[1], {}
+    with connected(listener, ["127.0.0.2"]) as (_, accepted):
+        real_dup = os.dup
+
+        def no_descriptor_free(fd):
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        monkeypatch.setattr(grpc_connections.os, "dup", no_descriptor_free)
+        assert connections_on(port, known) == []
+        monkeypatch.setattr(grpc_connections.os, "dup", real_dup)
+        assert [c.fd for c in connections_on(port, known)] == [accepted[0].fileno()]
