@@ -11,10 +11,12 @@ import socket
 import pytest
 
 from houseprice.serve.grpc_connections import (
+    PERIOD_S,
     ClientCap,
     Connection,
     beyond_cap,
     connections_on,
+    own_sockets,
     shut_down,
 )
 
@@ -125,3 +127,58 @@ def test_a_socket_that_cannot_be_asked_now_is_asked_at_the_next_look(listener, m
         assert connections_on(port, known) == []
         monkeypatch.setattr(grpc_connections.os, "dup", real_dup)
         assert [c.fd for c in connections_on(port, known)] == [accepted[0].fileno()]
+
+
+def test_the_listing_goes_past_a_descriptor_closed_meanwhile(listener, tmp_path):
+    """A descriptor listed but closed before it is looked at (the listing's own, or one gRPC
+    core closed) is passed over, not the end of the list."""
+    with connected(listener, ["127.0.0.2"]) as (_, accepted):
+        fd = accepted[0].fileno()
+        closed = os.open(os.devnull, os.O_RDONLY)
+        os.close(closed)
+        listing = tmp_path / "fd"
+        listing.mkdir()
+        for number in (closed, fd):
+            (listing / str(number)).touch()
+        assert own_sockets(str(listing)) == {os.fstat(fd).st_ino: fd}
+
+
+def test_shutting_down_an_ended_connection_is_false_and_leaves_no_descriptor(listener):
+    import warnings
+
+    with connected(listener, ["127.0.0.2"]) as (clients, accepted):
+        fd = accepted[0].fileno()
+        real = Connection(os.fstat(fd).st_ino, "127.0.0.2", fd)
+        before = len(os.listdir("/proc/self/fd"))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert shut_down(real) is True
+            clients[0].close()  # both ends gone: the socket is no longer connected
+            assert shut_down(real) is False
+        assert len(os.listdir("/proc/self/fd")) == before - 1  # the client's end only
+        assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_started_it_looks_and_stopped_it_looks_no_more(listener):
+    import asyncio
+    import time
+
+    looks = []
+
+    class Counted(ClientCap):
+        def look(self) -> int:
+            looks.append(time.monotonic())
+            return 0
+
+    async def started_then_stopped() -> None:
+        cap = Counted(listener.getsockname()[1], 1, lambda n: None)
+        cap.start()
+        deadline = time.monotonic() + 10
+        while not looks and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await cap.stop()  # cancels the loop without raising
+        stopped = len(looks)
+        await asyncio.sleep(2 * PERIOD_S + 0.2)
+        assert looks and len(looks) == stopped
+
+    asyncio.run(started_then_stopped())
