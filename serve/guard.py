@@ -26,11 +26,16 @@ class Guard:
             await self.app(scope, receive, send)
             return
         route = self.labels(scope["path"])
-        start, status = time.perf_counter(), [500]
+        start, status, counted = time.perf_counter(), [500], [False]
 
         async def sending(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Counted before the answer's last bytes leave: a client that reads /metrics
+                # right after its answer (perhaps from another worker) finds its request there.
+                counted[0] = True
+                self._count(route, status[0], time.perf_counter() - start)
             await send(message)
 
         try:
@@ -44,7 +49,8 @@ class Guard:
             else:
                 await self.app(scope, receive, sending)
         finally:
-            self._count(route, status[0], time.perf_counter() - start)
+            if not counted[0]:  # no whole answer was sent: a failure, counted as it ended
+                self._count(route, status[0], time.perf_counter() - start)
 
     def _count(self, route: str, status: int, seconds: float) -> None:
         # The labelled children, looked up once each: ``labels()`` costs more than ``inc()``.

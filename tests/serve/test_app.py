@@ -61,6 +61,30 @@ def test_a_request_that_fails_before_answering_is_counted_as_500():
     assert count._value.get() == 1
 
 
+def test_a_request_is_counted_before_its_last_bytes_are_sent_and_only_once():
+    """A client that reads /metrics the moment its answer arrives (perhaps from another
+    worker) finds the request counted."""
+    metrics = Metrics(multiprocess=False)
+    count = metrics.requests.labels(route="/v1/predict", status="404")
+    seen: list[tuple[str, float]] = []
+
+    class Answers:
+        state = None
+
+        async def __call__(self, scope, receive, send):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"{", "more_body": True})
+            await send({"type": "http.response.body", "body": b"}"})
+
+    async def sent(message):
+        seen.append((message["type"], count._value.get()))
+
+    labels = RouteLabels([Endpoint("/v1/predict", "POST", None, "", {})])
+    guard = Guard(Answers(), None, metrics, labels)
+    asyncio.run(guard({"type": "http", "path": "/v1/predict"}, 0, sent))
+    assert [n for _, n in seen] == [0, 0, 1] and count._value.get() == 1
+
+
 @pytest.fixture
 def reloading(exported, tmp_path):
     """An app with a token over a copy of the model, and a log of the other-workers callback."""
