@@ -31,16 +31,14 @@ class Connection:
     fd: int
 
 
-def connections_on(
-    port: int, known: dict[int, str | None] | None = None, fd_folder: str = FD_FOLDER
-) -> list[Connection]:
+def connections_on(port: int, known: dict[int, str | None] | None = None) -> list[Connection]:
     """This process's established TCP connections whose local port is ``port``. ``known``
     (socket inode -> peer, None for a socket that is no such connection) is filled in and kept
     to the sockets present, so each socket is asked once in its life: a socket on ``port`` is
     one accepted there, connected from its first look to its end."""
     known = {} if known is None else known
     found = []
-    sockets = own_sockets(fd_folder)
+    sockets = own_sockets()
     for inode, fd in sockets.items():
         if inode not in known:
             try:
@@ -68,11 +66,11 @@ def _client_of(fd: int, port: int) -> str | None:
         return str(peer[0]) if local[1] == port else None
 
 
-def own_sockets(fd_folder: str = FD_FOLDER) -> dict[int, int]:
+def own_sockets() -> dict[int, int]:
     """Socket inode -> descriptor, for this process's sockets (fstat: ~100x cheaper than
     reading each /proc link)."""
     sockets: dict[int, int] = {}
-    for name in os.listdir(fd_folder):
+    for name in os.listdir(FD_FOLDER):
         try:
             status = os.fstat(int(name))
         except OSError:  # closed since the listing (the listing's own descriptor too)
