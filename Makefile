@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml requirements/torch.txt requirements/uv.txt tools/uv_install.py
 	$(PYTHON) -m venv $(VENV)
-	@# uv installs what pip would, with pip's configuration (tools/uv_install.py), in a third of
-	@# the time. Byte-compiled at install: processes started with PYTHONDONTWRITEBYTECODE would
-	@# otherwise compile torch again each time. torch first and pinned (CPU build from local
-	@# disk), then the project with every extra; the constraint keeps the extras' torch range
-	@# from pulling any other build.
+	@# uv installs what pip would, with pip's configuration (tools/uv_install.py; figures in
+	@# docs/testing.md). Byte-compiled at install: processes started with
+	@# PYTHONDONTWRITEBYTECODE would otherwise compile torch again each time. torch first and
+	@# pinned (CPU build from local disk), then the project with every extra; the constraint
+	@# keeps the extras' torch range from pulling any other build.
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/uv.txt
 	$(BIN)/python tools/uv_install.py --compile-bytecode -r requirements/torch.txt
 	$(BIN)/python tools/uv_install.py --compile-bytecode -c requirements/torch.txt -e '.[export,plot,serve,grpc,dask,executorch,litert,dev]'
