@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from houseprice.core.build_cache import cached_build
 from houseprice.core.quiet import quiet_native_logs
 from houseprice.export.edge_modules import SlicedPriceMLP
 from houseprice.export.errors import ConversionError, MissingToolError
@@ -25,6 +26,7 @@ from houseprice.runtime.contract import ModelInfo
 METADATA_METHOD = "houseprice_metadata"
 MAX_BATCH = 65_536
 RUN_SECONDS = 300
+RUNNER = "pte_runner"
 
 
 def export_pte(model: torch.nn.Module, info: ModelInfo) -> bytes:
@@ -88,7 +90,8 @@ def pte_forward(data: bytes, stack: ExitStack, width: int) -> Forward:
 
 def build_runner(folder: Path) -> Path:
     """export/pte_runner.cpp compiled with g++ against the executorch wheel's runtime (torch's
-    headers at build time only); ConversionError naming g++'s first complaint."""
+    headers at build time only), once per source, compiler and wheel (core/build_cache.py), else
+    in ``folder``; ConversionError naming g++'s first complaint."""
     compiler = shutil.which("g++")
     if compiler is None:
         raise MissingToolError(
@@ -98,20 +101,31 @@ def build_runner(folder: Path) -> Path:
 
     et = Path(next(iter(executorch.__path__)))  # a namespace package: no __file__
     th = Path(torch.__file__).parent
-    source = folder / "pte_runner.cpp"
-    source.write_text(resources.files("houseprice.export").joinpath("pte_runner.cpp").read_text())
-    command = [
-        compiler, "-std=c++17", "-O2", "-Wno-deprecated-declarations", str(source),
+    source = resources.files("houseprice.export").joinpath("pte_runner.cpp").read_text()
+    flags = [
+        "-std=c++17", "-O2", "-Wno-deprecated-declarations",
         f"-I{et / 'include'}", f"-I{et / 'include/executorch/runtime/core/portable_type/c10'}",
         f"-I{th / 'include'}", f"-L{et / 'lib'}", f"-Wl,-rpath,{et / 'lib'}", "-Wl,--no-as-needed",
         "-lexecutorch", "-lexecutorch_backend_xnnpack", "-lexecutorch_kernels_optimized",
-        "-o", str(folder / "pte_runner"),
     ]  # fmt: skip
-    built = subprocess.run(command, capture_output=True, text=True, timeout=RUN_SECONDS)
-    if built.returncode != 0:
-        errors = [line for line in built.stderr.splitlines() if "error" in line] or ["?"]
-        raise ConversionError(f"the ExecuTorch runner does not build: {errors[0]}")
-    return folder / "pte_runner"
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
+    key = [source, compiler, version, torch.__version__, _wheel_version("executorch"), *flags]
+
+    def compile_into(into: Path) -> None:
+        (into / "pte_runner.cpp").write_text(source)
+        command = [compiler, str(into / "pte_runner.cpp"), *flags, "-o", str(into / RUNNER)]
+        built = subprocess.run(command, capture_output=True, text=True, timeout=RUN_SECONDS)
+        if built.returncode != 0:
+            errors = [line for line in built.stderr.splitlines() if "error" in line] or ["?"]
+            raise ConversionError(f"the ExecuTorch runner does not build: {errors[0]}")
+
+    return cached_build("pte-runner", RUNNER, key, compile_into, folder)
+
+
+def _wheel_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
 
 
 def pte_metadata(data: bytes) -> dict[str, str]:

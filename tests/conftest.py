@@ -117,6 +117,18 @@ def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterato
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def build_cache(tmp_path_factory) -> Path:
+    """The programs hp-export compiles for its gates (core/build_cache.py), cached for this run
+    alone: built once and shared by the workers and every command they start, never taken
+    from nor left in the user's own cache."""
+    from houseprice.core.build_cache import CACHE_VARIABLE
+
+    with once_per_run(tmp_path_factory, "build-cache") as folder:
+        os.environ[CACHE_VARIABLE] = str(folder)
+        return folder
+
+
 @pytest.fixture(scope="session")
 def project_wheel(tmp_path_factory) -> Path:
     """This checkout built as a wheel (once per run), from a copy so the build never writes
@@ -234,16 +246,20 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
 
 @pytest.fixture(scope="session")
 def opset_exports(exported, tmp_path_factory) -> dict[int, Path]:
-    """The shared checkpoint exported to ONNX at every opset hp-export offers (13-18)."""
+    """The shared checkpoint exported to ONNX at every opset hp-export offers (13-18), once per
+    run."""
     from houseprice.export.api import export_model
     from houseprice.export.config import ExportConfig
     from houseprice.runtime.compat import HIGHEST_OPSET, LOWEST_OPSET
 
     files = {}
-    for opset in range(LOWEST_OPSET, HIGHEST_OPSET + 1):
-        folder = tmp_path_factory.mktemp(f"opset{opset}")
-        export_model(exported.checkpoint, folder, ["onnx"], ExportConfig(opset=opset))
-        files[opset] = folder / "model.onnx"
+    with once_per_run(tmp_path_factory, "opset-exports") as folder:
+        for opset in range(LOWEST_OPSET, HIGHEST_OPSET + 1):
+            files[opset] = folder / f"opset{opset}" / "model.onnx"
+            if not files[opset].is_file():
+                export_model(
+                    exported.checkpoint, files[opset].parent, ["onnx"], ExportConfig(opset=opset)
+                )
     return files
 
 
@@ -279,6 +295,22 @@ def build_exported(folder: Path) -> Exported:
     return found
 
 
+@pytest.fixture(scope="session")
+def default_checkpoint(tmp_path_factory) -> Path:
+    """The default recipe as `hp-train` runs it (5 members of 100 units, the hold-out split,
+    seed 0), trained once per run: the board tests' model and the ship path's hold-out case."""
+    from houseprice.data import load_dataset
+    from houseprice.train.checkpoint import save_checkpoint
+    from houseprice.train.config import DEFAULT_RECIPE
+    from houseprice.train.run import train_holdout
+
+    with once_per_run(tmp_path_factory, "default-model") as folder:
+        checkpoint = folder / "checkpoint.pt"
+        if not checkpoint.is_file():
+            save_checkpoint(train_holdout(load_dataset(), DEFAULT_RECIPE).trained, checkpoint)
+        return checkpoint
+
+
 # What the source-export and board tests share: the C and JS files of the shared model, and
 # onnxruntime's prices for the data set's houses to hold them to.
 BOUND = 1e-5  # relative, against onnxruntime: float32 rounding, summed in another order
@@ -286,12 +318,16 @@ BOUND = 1e-5  # relative, against onnxruntime: float32 rounding, summed in anoth
 
 @pytest.fixture(scope="session")
 def sources(exported, tmp_path_factory):
-    """A folder with the shared model exported as C and as an ES module."""
+    """A folder with the shared model exported as C and as an ES module: exported once per run,
+    copied for each worker (tests build and write beside the files)."""
     from houseprice.export.api import export_model
 
-    folder = tmp_path_factory.mktemp("sources")
-    export_model(exported.checkpoint, folder, ["c", "js"])
-    return folder
+    with once_per_run(tmp_path_factory, "sources") as folder:
+        if not (folder / "manifest.json").is_file():
+            export_model(exported.checkpoint, folder, ["c", "js"])
+        mine = tmp_path_factory.mktemp("sources")
+        shutil.copytree(folder, mine, dirs_exist_ok=True)
+    return mine
 
 
 @pytest.fixture(scope="session")

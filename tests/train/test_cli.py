@@ -14,7 +14,10 @@ from houseprice.train.cli import app
 from tests.conftest import assert_one_line_error, loaded_by, run_cli, script
 
 runner = CliRunner()
-FAST = ["--epochs", "5", "--quiet"]
+# One process: a fit in two spawned workers costs each its own `import torch` (~3 s of CPU) for
+# five epochs; the workers have their own tests (test_fit, test_cv, the signal tests below,
+# and the README's default `hp-train`).
+FAST = ["--epochs", "5", "--quiet", "--jobs", "1"]
 
 
 def _invoke(*args: str):
@@ -58,7 +61,7 @@ def test_cv_reports_every_model_on_the_same_folds(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(
         "houseprice.train.cv.TUTORIAL_RECIPE", quick_tutorial
     )  # one process: --jobs 1
-    result = _invoke("--cv", "3", "--repeats", "2", "--jobs", "1", "--out", str(tmp_path), *FAST)
+    result = _invoke("--cv", "3", "--repeats", "2", "--out", str(tmp_path), *FAST)
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "cv.json").read_text())
     names = [s["name"] for s in report["scores"]]
@@ -121,7 +124,8 @@ def test_test_fraction_zero_trains_on_every_row_and_says_so(tmp_path: Path):
     ],
 )
 def test_user_errors_are_one_line(tmp_path: Path, args, code, message):
-    _one_line_error(_invoke(*args, "--out", str(tmp_path), *FAST), code, message)
+    # args last: a repeated option's last value wins, and FAST names --jobs too
+    _one_line_error(_invoke("--out", str(tmp_path), *FAST, *args), code, message)
 
 
 def test_a_constant_target_is_nothing_to_learn(tmp_path: Path):

@@ -1,0 +1,68 @@
+"""Programs hp-export compiles for its gates (the ExecuTorch runner: g++ against the executorch
+wheel, ~6 s of CPU a build), kept between runs as torch keeps its C++ extensions: in
+``$HOUSEPRICE_CACHE_DIR``, else ``$XDG_CACHE_HOME/houseprice``, else ``~/.cache/houseprice``.
+
+An entry's folder is named by a hash of everything that goes into the build (the caller's
+``key``: source text, compiler and its version, include and library folders), so a changed
+input is a new entry, never a stale one. A build happens in a hidden folder beside the entries
+and is renamed into place whole, so a reader never sees half a program and two processes
+building at once both end with a complete one. A cache that cannot be written is no error: the
+program is built in the caller's own folder, as without a cache."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+CACHE_VARIABLE = "HOUSEPRICE_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """Where cached programs live (the variables above, read at each call)."""
+    chosen = os.environ.get(CACHE_VARIABLE)
+    if chosen:
+        return Path(chosen)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "houseprice"
+
+
+def entry_name(key: list[str]) -> str:
+    """The folder name of the entry ``key`` describes: a hash of its parts, in order."""
+    digest = hashlib.sha256()
+    for part in key:
+        digest.update(part.encode())
+        digest.update(b"\0")  # ["ab", "c"] and ["a", "bc"] are different builds
+    return digest.hexdigest()[:24]
+
+
+def cached_build(
+    kind: str, name: str, key: list[str], build: Callable[[Path], object], fallback: Path
+) -> Path:
+    """The program ``build(folder)`` writes as ``folder/name``, built once per ``key`` and kept
+    under ``cache_root()/kind``; built in ``fallback`` when the cache cannot be written.
+    ``build``'s exceptions pass through, leaving nothing behind in the cache."""
+    entries = cache_root() / kind
+    entry = entries / entry_name(key)
+    if (entry / name).is_file():
+        return entry / name
+    try:
+        entries.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entries))
+    except OSError:
+        build(fallback)
+        return fallback / name
+    try:
+        build(staging)
+        with contextlib.suppress(OSError):  # refused when another process put its entry first
+            os.replace(staging, entry)  # atomic: readers see no entry or a whole one
+        if (entry / name).is_file():
+            return entry / name
+        # the cache cannot take the entry (or holds something else there): the caller's folder
+        return Path(shutil.move(staging / name, fallback / name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when renamed into place

@@ -1,0 +1,99 @@
+"""core/build_cache.py: a program built once per key, whole or not at all, and built in the
+caller's folder when the cache cannot be written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from houseprice.core import build_cache
+from houseprice.core.build_cache import CACHE_VARIABLE, cache_root, cached_build, entry_name
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+class Builder:
+    """Writes ``prog`` holding its call count; records the folders it built in."""
+
+    def __init__(self):
+        self.folders: list[Path] = []
+
+    def __call__(self, folder: Path) -> None:
+        self.folders.append(folder)
+        (folder / "prog").write_text(str(len(self.folders)))
+
+
+def leftovers(cache: Path) -> list[str]:
+    return sorted(p.name for p in (cache / "kind").iterdir() if p.name.startswith("."))
+
+
+def test_a_program_is_built_once_per_key(cache, tmp_path):
+    build = Builder()
+    first = cached_build("kind", "prog", ["a", "b"], build, tmp_path)
+    again = cached_build("kind", "prog", ["a", "b"], build, tmp_path)
+    other = cached_build("kind", "prog", ["a", "c"], build, tmp_path)
+    assert first == again == cache / "kind" / entry_name(["a", "b"]) / "prog"
+    assert first.read_text() == "1" and other.read_text() == "2" and len(build.folders) == 2
+    assert other.parent.parent == cache / "kind" and leftovers(cache) == []
+
+
+def test_a_failed_build_raises_and_leaves_no_entry_behind(cache, tmp_path):
+    def broken(folder: Path) -> None:
+        (folder / "prog").write_text("half")
+        raise RuntimeError("the compiler said no")
+
+    with pytest.raises(RuntimeError, match="the compiler said no"):
+        cached_build("kind", "prog", ["k"], broken, tmp_path)
+    assert list((cache / "kind").iterdir()) == []
+    build = Builder()  # the next run builds it afresh
+    assert cached_build("kind", "prog", ["k"], build, tmp_path).read_text() == "1"
+
+
+def test_an_unwritable_cache_builds_in_the_callers_folder(cache, tmp_path):
+    cache.write_text("a file where the cache folder would be")
+    build = Builder()
+    program = cached_build("kind", "prog", ["k"], build, tmp_path)
+    assert program == tmp_path / "prog" and program.read_text() == "1"
+
+
+def test_a_process_that_lost_the_race_takes_the_winners_entry(cache, tmp_path):
+    entry = cache / "kind" / entry_name(["k"])
+
+    def racing(folder: Path) -> None:  # another process renames its entry into place meanwhile
+        entry.mkdir(parents=True)
+        (entry / "prog").write_text("theirs")
+        (folder / "prog").write_text("ours")
+
+    program = cached_build("kind", "prog", ["k"], racing, tmp_path)
+    assert program == entry / "prog" and program.read_text() == "theirs"
+    assert leftovers(cache) == [] and not (tmp_path / "prog").exists()
+
+
+def test_an_entry_taken_by_something_else_leaves_the_program_in_the_callers_folder(cache, tmp_path):
+    entry = cache / "kind" / entry_name(["k"])
+    entry.mkdir(parents=True)
+    (entry / "not-the-program").write_text("")
+    program = cached_build("kind", "prog", ["k"], Builder(), tmp_path)
+    assert program == tmp_path / "prog" and program.read_text() == "1"
+    assert leftovers(cache) == []
+
+
+def test_the_cache_folder_follows_the_variables(monkeypatch, tmp_path):
+    monkeypatch.setattr(build_cache.Path, "home", lambda: tmp_path / "home")
+    monkeypatch.delenv(CACHE_VARIABLE, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    assert cache_root() == tmp_path / "home" / ".cache" / "houseprice"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "houseprice"
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "mine"))
+    assert cache_root() == tmp_path / "mine"
+
+
+def test_a_key_is_its_parts_in_order_not_their_concatenation():
+    names = {entry_name(k) for k in (["ab", "c"], ["a", "bc"], ["c", "ab"], ["abc"])}
+    assert len(names) == 4 and all(len(n) == 24 for n in names)
