@@ -15,9 +15,7 @@ from houseprice.export.pte_export import build_runner
 from houseprice.runtime.predictor import Predictor
 from tests.conftest import BOUND, REPO, relative_diff
 
-# One worker for the tests that open the run's first .pte (the edge_exports fixture, ~40 s to
-# build): side by side at the run's start, one worker built it while the other only waited.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pte")]
+pytestmark = pytest.mark.slow
 SOURCE = REPO / "examples" / "executorch" / "price_houses.cpp"
 
 

@@ -18,9 +18,7 @@ from houseprice.export.pte_export import pte_forward, pte_metadata
 from houseprice.runtime.predictor import Predictor
 from tests.conftest import BOUND, assert_one_line_error, relative_diff, run_cli
 
-# One worker for the tests that open the run's first .pte (the edge_exports fixture, ~40 s to
-# build): side by side at the run's start, one worker built it while the other only waited.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pte")]
+pytestmark = pytest.mark.slow
 
 
 def test_both_pass_the_gate_and_are_in_the_manifest(edge_exports):
