@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from contextlib import ExitStack
 from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -108,8 +109,8 @@ def build_runner(folder: Path) -> Path:
         f"-I{th / 'include'}", f"-L{et / 'lib'}", f"-Wl,-rpath,{et / 'lib'}", "-Wl,--no-as-needed",
         "-lexecutorch", "-lexecutorch_backend_xnnpack", "-lexecutorch_kernels_optimized",
     ]  # fmt: skip
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
-    key = [source, compiler, version, torch.__version__, _wheel_version("executorch"), *flags]
+    compiler_says = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
+    key = [source, compiler, compiler_says, torch.__version__, version("executorch"), *flags]
 
     def compile_into(into: Path) -> None:
         (into / "pte_runner.cpp").write_text(source)
@@ -120,12 +121,6 @@ def build_runner(folder: Path) -> Path:
             raise ConversionError(f"the ExecuTorch runner does not build: {errors[0]}")
 
     return cached_build("pte-runner", RUNNER, key, compile_into, folder)
-
-
-def _wheel_version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
 
 
 def pte_metadata(data: bytes) -> dict[str, str]:

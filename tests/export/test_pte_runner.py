@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from houseprice.core.build_cache import cache_root
+from houseprice.core.build_cache import CACHE_VARIABLE, cache_root
 from houseprice.export.errors import ConversionError, MissingToolError
 from houseprice.export.pte_export import build_runner
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow  # one g++ build against the executorch wheel (~6 
 
 
 def test_the_runner_is_compiled_once_and_shared(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOUSEPRICE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = build_runner(tmp_path / "a")
@@ -45,7 +45,7 @@ def test_a_runner_that_does_not_build_names_the_first_error_and_caches_nothing(
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(fake.parent))
-    monkeypatch.setenv("HOUSEPRICE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
     with pytest.raises(ConversionError) as raised:
         build_runner(tmp_path)
     said = "the ExecuTorch runner does not build: pte_runner.cpp:7:3: error: no member named run"
