@@ -162,6 +162,30 @@ def _main(argv: Sequence[str] | None, written: list[Path]) -> None:
     )
 
 
+SCHEDULER_TIMEOUT = "10s"  # how long Dask keeps trying a scheduler that does not answer
+
+
+def _refuse_fast(address: str) -> None:
+    """Raise ConnectionRefusedError at once when nothing listens at a TCP or TLS scheduler
+    address. Dask retries a refused connection until its timeout, which is right for a
+    scheduler still starting and only a 10 s wait for a typo'd port. Other schemes, and hosts
+    that do not answer at all, are left to Dask."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return
+    host, port = parse_host_port(location)
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except ConnectionRefusedError:
+        raise ConnectionRefusedError(f"connection refused at {host}:{port}") from None
+    except OSError:
+        pass  # unresolvable, unreachable or slow: Dask's own attempt says which
+
+
 class _cluster:
     """A Client on the given scheduler, or on a LocalCluster that lives as long as the job."""
 
@@ -180,7 +204,8 @@ class _cluster:
 
         if self.args.scheduler:
             try:
-                self.client = Client(self.args.scheduler, timeout="10s")
+                _refuse_fast(self.args.scheduler)
+                self.client = Client(self.args.scheduler, timeout=SCHEDULER_TIMEOUT)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise ClusterError(
                     f"cannot reach the scheduler at {self.args.scheduler}: {exc}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -73,7 +74,7 @@ def test_errors_are_one_line_with_their_exit_codes(exported, model, tmp_path):
                 "tcp://127.0.0.1:9",
             ],
             7,
-            "cannot reach the scheduler",
+            "cannot reach the scheduler at tcp://127.0.0.1:9: connection refused",
         ),
         (
             ["hp-batch", str(source), str(tmp_path / "o"), "--local-workers", "0"],
@@ -87,6 +88,24 @@ def test_errors_are_one_line_with_their_exit_codes(exported, model, tmp_path):
         err = result.stderr.decode()
         assert result.returncode == code and message in err and err.count("\n") == 1, (args, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_scheduler_that_refuses_is_told_at_once_and_others_are_left_to_dask():
+    """Nothing listening fails before Dask's retries; a listener, or a scheme that is not
+    TCP, is Dask's to connect to."""
+    from houseprice.batch.cli import _refuse_fast
+
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        open_port = listening.getsockname()[1]
+        _refuse_fast(f"tcp://127.0.0.1:{open_port}")
+        _refuse_fast(f"127.0.0.1:{open_port}")  # Dask's default scheme
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        closed_port = closed.getsockname()[1]
+    with pytest.raises(ConnectionRefusedError, match=f"refused at 127.0.0.1:{closed_port}"):
+        _refuse_fast(f"tcp://127.0.0.1:{closed_port}")
+    with pytest.raises(ConnectionRefusedError):
+        _refuse_fast(f"tls://127.0.0.1:{closed_port}")
+    _refuse_fast(f"inproc://127.0.0.1:{closed_port}")
 
 
 @pytest.mark.slow

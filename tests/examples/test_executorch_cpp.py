@@ -44,9 +44,11 @@ def test_pte_priced_by_the_cpp_example_as_onnxruntime_does(edge_exports, onnx_pr
     assert len(prices) == len(rows) and relative_diff(prices, wanted) < BOUND
 
 
-def test_pte_cpp_example_refuses_a_file_that_is_not_ours(edge_exports, tmp_path):
+def test_pte_cpp_example_refuses_a_file_that_is_not_ours(exported, tmp_path):
+    # the session's ONNX file, not the edge exports': this test need not wait while another
+    # worker builds them
     program = build(tmp_path)
     done = subprocess.run(
-        [str(program), str(edge_exports / "model.onnx"), "1"], input=b"\0" * 52, capture_output=True
+        [str(program), str(exported.onnx), "1"], input=b"\0" * 52, capture_output=True
     )
     assert done.returncode != 0
