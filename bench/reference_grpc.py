@@ -1,4 +1,4 @@
-"""The gRPC reference for `hp-bench --serve`: grpcio's asyncio server, as hp-serve runs it, with
+"""The gRPC reference for `hp-bench --serve`: grpcio's threaded server, as hp-serve runs it, with
 one method, ModelInfer, that runs the session on the raw input tensor with no validation, no
 metrics, no token. What hp-serve's gRPC adds over this is what the benchmark measures, and this
 is the ceiling grpcio's Python server sets.
@@ -10,6 +10,7 @@ Run as: python -m houseprice.bench.reference_grpc MODEL PORT [WORKERS]
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
@@ -25,7 +26,7 @@ class Reference(pb_grpc.GRPCInferenceServiceServicer):
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
-    async def ModelInfer(self, request, context):
+    def ModelInfer(self, request, context):
         shape = tuple(request.inputs[0].shape)
         x = np.frombuffer(request.raw_input_contents[0], "<f4").reshape(shape)
         price = self.session.run(["price"], {"features": x})[0]
@@ -35,21 +36,21 @@ class Reference(pb_grpc.GRPCInferenceServiceServicer):
         return answer
 
 
-async def serve_here(model: str, port: int) -> None:
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+def serve_here(model: str, port: int) -> None:
+    from houseprice.serve.grpc_server import THREADS
+
+    server = grpc.server(ThreadPoolExecutor(THREADS), options=[("grpc.so_reuseport", 1)])
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(Reference(model), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    await server.wait_for_termination()
+    server.start()
+    server.wait_for_termination()
 
 
 def serve(model: str, port: int, workers: int) -> None:
     from houseprice.serve.workers import Supervisor
 
     def run() -> None:  # grpc core must start after the fork, in the process that serves
-        import uvloop
-
-        uvloop.run(serve_here(model, port))
+        serve_here(model, port)
 
     if workers == 1:
         run()

@@ -43,28 +43,26 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
         self.holder, self.oip, self.metrics = holder, oip, metrics
         self._children: dict[tuple[str, Any], tuple[Any, Any]] = {}
 
-    async def ServerLive(self, request: Any, context: Any) -> Any:
-        return await self._answer("ServerLive", context, lambda: pb.ServerLiveResponse(live=True))
+    def ServerLive(self, request: Any, context: Any) -> Any:
+        return self._answer("ServerLive", context, lambda: pb.ServerLiveResponse(live=True))
 
-    async def ServerReady(self, request: Any, context: Any) -> Any:
-        return await self._answer(
-            "ServerReady", context, lambda: pb.ServerReadyResponse(ready=True)
-        )
+    def ServerReady(self, request: Any, context: Any) -> Any:
+        return self._answer("ServerReady", context, lambda: pb.ServerReadyResponse(ready=True))
 
-    async def ServerMetadata(self, request: Any, context: Any) -> Any:
+    def ServerMetadata(self, request: Any, context: Any) -> Any:
         def answer() -> Any:
             return pb.ServerMetadataResponse(name="houseprice", version=__version__)
 
-        return await self._answer("ServerMetadata", context, answer)
+        return self._answer("ServerMetadata", context, answer)
 
-    async def ModelReady(self, request: Any, context: Any) -> Any:
+    def ModelReady(self, request: Any, context: Any) -> Any:
         def answer() -> Any:
             self._model(request.name, request.version)
             return pb.ModelReadyResponse(ready=True)
 
-        return await self._answer("ModelReady", context, answer)
+        return self._answer("ModelReady", context, answer)
 
-    async def ModelMetadata(self, request: Any, context: Any) -> Any:
+    def ModelMetadata(self, request: Any, context: Any) -> Any:
         def answer() -> Any:
             facts = self.oip.metadata(self._model(request.name, request.version))
             tensors = lambda items: [pb.ModelMetadataResponse.TensorMetadata(**t) for t in items]  # noqa: E731
@@ -76,10 +74,10 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
                 outputs=tensors(facts["outputs"]),
             )
 
-        return await self._answer("ModelMetadata", context, answer)
+        return self._answer("ModelMetadata", context, answer)
 
-    async def ModelInfer(self, request: Any, context: Any) -> Any:
-        return await self._answer("ModelInfer", context, lambda: self._infer(request))
+    def ModelInfer(self, request: Any, context: Any) -> Any:
+        return self._answer("ModelInfer", context, lambda: self._infer(request))
 
     def _infer(self, request: Any) -> Any:
         model = self._model(request.model_name, request.model_version)
@@ -95,8 +93,9 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
     def _model(self, name: str, version: str) -> LoadedModel:
         return self.oip.find_model(name, version or None)  # gRPC's "" is "any version"
 
-    async def _answer(self, method: str, context: Any, answer: Any) -> Any:
-        """``answer()``'s message, or the status code a client's mistake earns; counted."""
+    def _answer(self, method: str, context: Any, answer: Any) -> Any:
+        """``answer()``'s message, or the status code a client's mistake earns (``abort``
+        raises it to grpcio); counted."""
         start, code = time.perf_counter(), grpc.StatusCode.OK
         try:
             return answer()
@@ -110,7 +109,7 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
             code, message = grpc.StatusCode.INTERNAL, f"internal server error {request_id}"
         finally:
             self.count(method, code, time.perf_counter() - start)
-        await context.abort(code, message)
+        context.abort(code, message)
 
     def count(self, method: str, code: Any, seconds: float) -> None:
         """One call in the metrics, as HTTP's: route ``grpc METHOD``, status the code's name."""

@@ -29,6 +29,7 @@ from tests.serve.test_server import TOKEN, serving
 pytestmark = pytest.mark.slow
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 HOUSE = json.loads((EXAMPLES / "house.json").read_text())
+LONG_CALL_HOUSES = 2_000_000  # ~1 s to price: SIGTERM comes while the worker is at it
 
 
 def grpc_port(server) -> int:
@@ -223,3 +224,27 @@ def test_the_chosen_grpc_port_stays_ours_until_the_workers_bind_it():
     finally:
         while serve_cli._RESERVED:
             serve_cli._RESERVED.pop().close()
+
+
+def test_a_call_under_way_at_sigterm_is_answered_whole(exported, tmp_path):
+    """The graceful stop waits for gRPC calls in flight: a long one, sent just before SIGTERM,
+    gets every price; then the server exits."""
+    model = tmp_path / "model.onnx"
+    shutil.copy(exported.onnx, model)
+    x = houses(LONG_CALL_HOUSES).astype(np.float32)
+    request = pb.ModelInferRequest(model_name="houseprice")
+    request.inputs.add(name="features", datatype="FP32", shape=list(x.shape))
+    request.raw_input_contents.append(x.tobytes())
+    with serving(model, "--grpc-port", "0", "--workers", "1", "--max-body", "128MB") as server:
+        channel = grpc.insecure_channel(
+            f"127.0.0.1:{grpc_port(server)}",
+            options=[("grpc.max_receive_message_length", 16 << 20)],  # 8 MB of prices
+        )
+        call = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer.future(request, timeout=60)
+        time.sleep(0.2)  # sent and being priced
+        assert not call.done(), "the call ended before the signal: give it more houses"
+        server.process.send_signal(signal.SIGTERM)
+        prices = np.frombuffer(call.result().raw_output_contents[0], "<f4")
+        assert server.process.wait(30) == -signal.SIGTERM
+    assert len(prices) == len(x) and np.isfinite(prices).all()
+    assert "Traceback" not in server.output()
