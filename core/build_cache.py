@@ -6,8 +6,10 @@ An entry's folder is named by a hash of everything that goes into the build (the
 ``key``: source text, compiler and its version, include and library folders), so a changed
 input is a new entry, never a stale one. A build happens in a hidden folder beside the entries
 and is renamed into place whole, so a reader never sees half a program and two processes
-building at once both end with a complete one. A cache that cannot be written is no error: the
-program is built in the caller's own folder, as without a cache."""
+building at once both end with a complete one. A build that was killed (kill -9, a power cut)
+leaves its hidden folder behind; the next build of that kind removes such folders once they are
+an hour old (a build takes seconds, so none still in use is that old). A cache that cannot be
+written is no error: the program is built in the caller's own folder, as without a cache."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 CACHE_VARIABLE = "HOUSEPRICE_CACHE_DIR"
+STALE_STAGING_S = 3600  # a staging folder this old belongs to a build that was killed
 
 
 def cache_root() -> Path:
@@ -52,6 +56,7 @@ def cached_build(
         return entry / name
     try:
         entries.mkdir(parents=True, exist_ok=True)
+        sweep_stale_staging(entries)
         staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entries))
     except OSError:
         build(fallback)
@@ -66,3 +71,13 @@ def cached_build(
         return Path(shutil.move(staging / name, fallback / name))
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when renamed into place
+
+
+def sweep_stale_staging(entries: Path) -> None:
+    """Remove the staging folders of killed builds (hidden, an hour old or more) under
+    ``entries``; entries themselves and builds under way are left alone."""
+    oldest = time.time() - STALE_STAGING_S
+    for staging in entries.glob(".*-*"):
+        with contextlib.suppress(OSError):  # another process swept it, or it is not ours
+            if staging.is_dir() and staging.stat().st_mtime < oldest:
+                shutil.rmtree(staging)

@@ -3,6 +3,8 @@ caller's folder when the cache cannot be written."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,17 @@ def test_the_cache_folder_follows_the_variables(monkeypatch, tmp_path):
 def test_a_key_is_its_parts_in_order_not_their_concatenation():
     names = {entry_name(k) for k in (["ab", "c"], ["a", "bc"], ["c", "ab"], ["abc"])}
     assert len(names) == 4 and all(len(n) == 24 for n in names)
+
+
+def test_a_killed_builds_staging_folder_is_swept_once_an_hour_old(cache, tmp_path):
+    """Left by a build that was killed: removed by the next build of that kind once stale; a
+    build under way (a fresh staging folder) and the entries stay."""
+    kept = cached_build("kind", "prog", ["kept"], Builder(), tmp_path)
+    stale, fresh = cache / "kind" / ".abc-stale", cache / "kind" / ".abc-fresh"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "prog").write_text("half")
+    hours_ago = time.time() - build_cache.STALE_STAGING_S - 60
+    os.utime(stale, (hours_ago, hours_ago))
+    cached_build("kind", "prog", ["new"], Builder(), tmp_path)
+    assert leftovers(cache) == [".abc-fresh"] and kept.read_text() == "1"
