@@ -28,6 +28,8 @@ FLAGS = {
 }
 # Where pip reads an option, the strongest first: the environment, then `install`, then `global`.
 SECTIONS = (":env:", "install", "global")
+# Keys pip reads as one option (its long names' aliases), under the name used here.
+ALIASES = {"default-timeout": "timeout"}
 
 
 def pip_settings(listing: str) -> dict[str, list[str]]:
@@ -38,7 +40,8 @@ def pip_settings(listing: str) -> dict[str, list[str]]:
         for line in listing.splitlines():
             name, sep, value = line.partition("=")
             if sep and name.startswith(section + "."):
-                settings[name.removeprefix(section + ".")] = value.strip("'\"").split()
+                key = name.removeprefix(section + ".").replace("_", "-")  # pip's spelling rule
+                settings[ALIASES.get(key, key)] = value.strip("'\"").split()
     return settings
 
 
@@ -57,7 +60,7 @@ def uv_environment(settings: dict[str, list[str]]) -> dict[str, str]:
     environment = dict(os.environ)
     if settings.get("cert"):
         environment.setdefault("SSL_CERT_FILE", settings["cert"][0])
-    timeout = settings.get("timeout") or settings.get("default-timeout")
+    timeout = settings.get("timeout")
     if timeout:
         environment.setdefault("UV_HTTP_TIMEOUT", timeout[0])
     return environment

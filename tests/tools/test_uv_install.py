@@ -63,6 +63,16 @@ def test_the_certificate_and_timeout_reach_uv(monkeypatch):
     assert environment["UV_HTTP_TIMEOUT"] == "180"
 
 
+def test_a_timeout_under_either_of_pips_names_follows_the_sections_strength(monkeypatch):
+    """`timeout` and `default-timeout` (or `default_timeout`) are one pip option: the strongest
+    section's value wins, whichever name each section uses."""
+    monkeypatch.delenv("UV_HTTP_TIMEOUT", raising=False)
+    listing = "global.timeout='60'\ninstall.default_timeout='90'\n"
+    assert uv_environment(pip_settings(listing))["UV_HTTP_TIMEOUT"] == "90"
+    listing = "global.default-timeout='60'\n:env:.timeout='120'\n"
+    assert uv_environment(pip_settings(listing))["UV_HTTP_TIMEOUT"] == "120"
+
+
 def test_it_installs_what_it_is_asked_into_the_named_environment(tmp_path):
     """A real install, from this machine's configured sources, into a bare venv."""
     venv = tmp_path / "venv"
