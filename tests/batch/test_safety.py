@@ -75,7 +75,7 @@ def test_the_cli_refuses_such_an_output_in_one_line_exit_2(exported, victim, out
     assert sorted(os.listdir(victim.parent)) == ["link", "victim"]
 
 
-def test_someone_elses_folder_is_replaced_only_with_overwrite(exported, victim, tmp_path):
+def test_someone_elses_folder_is_replaced_only_with_overwrite(client, exported, victim, tmp_path):
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "report.pdf").write_bytes(b"%PDF")
@@ -94,18 +94,19 @@ def test_someone_elses_folder_is_replaced_only_with_overwrite(exported, victim, 
     done = run_cli(*args, "--overwrite", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (theirs / MARKER).is_file() and not (theirs / "report.pdf").exists()
-    again = run_cli(*args, cwd=tmp_path)  # now hp-batch's own: replaced without asking
-    assert again.returncode == 0, again.stderr
+    # now hp-batch's own: replaced without asking (in-process: the CLI's path is the same)
+    again = run_batch(job(exported, victim / "data", theirs), client)
+    assert again.rows and (theirs / MARKER).is_file()
     empty = tmp_path / "empty"
     empty.mkdir()
     assert check_output(empty, [victim / "data"]) == empty.resolve()
 
 
 def test_an_output_that_cannot_be_replaced_is_exit_5_and_stays(
-    exported, victim, tmp_path, immutable
+    client, exported, victim, tmp_path, immutable
 ):
+    run_batch(job(exported, victim / "data", tmp_path / "out"), client)  # hp-batch's own OUTPUT
     args = ["hp-batch", "victim/data", "out", "--model", str(exported.onnx), "--local-workers", "1"]
-    assert run_cli(*args, cwd=tmp_path).returncode == 0
     before = snapshot(tmp_path / "out")
     immutable(tmp_path / "out")
     result = run_cli(*args, cwd=tmp_path)
