@@ -5,8 +5,10 @@ wheel, ~6 s of CPU a build), kept between runs as torch keeps its C++ extensions
 An entry's folder is named by a hash of everything that goes into the build (the caller's
 ``key``: source text, compiler and its version, include and library folders), so a changed
 input is a new entry, never a stale one. A build happens in a hidden folder beside the entries
-and is renamed into place whole, so a reader never sees half a program and two processes
-building at once both end with a complete one. A build that was killed (kill -9, a power cut)
+and is renamed into place whole, so a reader never sees half a program. Builders of one kind
+take turns (a lock file, ``.lock``, released by the system if a builder dies): a process that
+finds another building the same program waits for it and takes its entry instead of compiling
+the same thing beside it. A build that was killed (kill -9, a power cut)
 leaves its hidden folder behind; the next build of that kind removes such folders once they are
 an hour old (a build takes seconds, so none still in use is that old). A cache that cannot be
 written is no error: the program is built in the caller's own folder, as without a cache."""
@@ -14,6 +16,7 @@ written is no error: the program is built in the caller's own folder, as without
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 CACHE_VARIABLE = "HOUSEPRICE_CACHE_DIR"
+LOCK_NAME = ".lock"
 STALE_STAGING_S = 3600  # a staging folder this old belongs to a build that was killed
 
 
@@ -56,8 +60,21 @@ def cached_build(
         return entry / name
     try:
         entries.mkdir(parents=True, exist_ok=True)
-        sweep_stale_staging(entries)
-        staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entries))
+        turn = open(entries / LOCK_NAME, "a")  # noqa: SIM115 (held for the whole build)
+    except OSError:
+        build(fallback)
+        return fallback / name
+    with turn:
+        fcntl.flock(turn, fcntl.LOCK_EX)  # another builder's turn ends when it is done or dies
+        if (entry / name).is_file():  # built while this process waited
+            return entry / name
+        return _build_entry(entry, name, build, fallback)
+
+
+def _build_entry(entry: Path, name: str, build: Callable[[Path], object], fallback: Path) -> Path:
+    try:
+        sweep_stale_staging(entry.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
     except OSError:
         build(fallback)
         return fallback / name

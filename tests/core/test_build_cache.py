@@ -4,6 +4,7 @@ caller's folder when the cache cannot be written."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -31,7 +32,9 @@ class Builder:
 
 
 def leftovers(cache: Path) -> list[str]:
-    return sorted(p.name for p in (cache / "kind").iterdir() if p.name.startswith("."))
+    """Hidden files of the cache but its lock: staging folders left behind."""
+    hidden = (p.name for p in (cache / "kind").iterdir() if p.name.startswith("."))
+    return sorted(name for name in hidden if name != build_cache.LOCK_NAME)
 
 
 def test_a_program_is_built_once_per_key(cache, tmp_path):
@@ -51,7 +54,7 @@ def test_a_failed_build_raises_and_leaves_no_entry_behind(cache, tmp_path):
 
     with pytest.raises(RuntimeError, match="the compiler said no"):
         cached_build("kind", "prog", ["k"], broken, tmp_path)
-    assert list((cache / "kind").iterdir()) == []
+    assert [p.name for p in (cache / "kind").iterdir()] == [build_cache.LOCK_NAME]
     build = Builder()  # the next run builds it afresh
     assert cached_build("kind", "prog", ["k"], build, tmp_path).read_text() == "1"
 
@@ -113,3 +116,26 @@ def test_a_killed_builds_staging_folder_is_swept_once_an_hour_old(cache, tmp_pat
     os.utime(stale, (hours_ago, hours_ago))
     cached_build("kind", "prog", ["new"], Builder(), tmp_path)
     assert leftovers(cache) == [".abc-fresh"] and kept.read_text() == "1"
+
+
+def test_a_builder_that_finds_another_building_waits_and_takes_its_entry(cache, tmp_path):
+    """Two processes exporting at once compile the program once: the second waits for the
+    first's turn and finds the entry (threads here: each opens the lock file on its own, and
+    Linux's flock excludes open files, not processes)."""
+    first_building, calls = threading.Event(), []
+
+    def slow(folder: Path) -> None:
+        calls.append(folder)
+        first_building.set()
+        time.sleep(0.5)
+        (folder / "prog").write_text(str(len(calls)))
+
+    results: list[Path] = []
+    first = threading.Thread(
+        target=lambda: results.append(cached_build("kind", "prog", ["k"], slow, tmp_path))
+    )
+    first.start()
+    first_building.wait(10)
+    second = cached_build("kind", "prog", ["k"], slow, tmp_path)
+    first.join(10)
+    assert len(calls) == 1 and results == [second] and second.read_text() == "1"
