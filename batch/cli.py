@@ -169,7 +169,8 @@ def _refuse_fast(address: str) -> None:
     """Raise ConnectionRefusedError at once when nothing listens at a TCP or TLS scheduler
     address. Dask retries a refused connection until its timeout, which is right for a
     scheduler still starting and only a 10 s wait for a typo'd port. Other schemes, and hosts
-    that do not answer at all, are left to Dask."""
+    that do not answer at all, are left to Dask. A probe that connects is closed at once (a
+    scheduler may log it as a connection closed before its handshake)."""
     import socket
 
     from distributed.comm.addressing import parse_address, parse_host_port

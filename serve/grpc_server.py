@@ -4,7 +4,7 @@ reloads), metrics and graceful stop. Every worker binds the port with SO_REUSEPO
 spreads connections among them, as it does the HTTP socket's.
 
 It is grpcio's threaded server, not grpc.aio: with one house a call, the threaded one answered
-~1.4x as many calls a second under the same load (docs/performance.md), grpc.aio's hand-over
+1.3-1.6x as many calls a second under the same load (docs/performance.md), grpc.aio's hand-over
 from gRPC core to the event loop costing more than the handler. The calls run in ``THREADS``
 threads beside the worker's event loop; the model, the metrics and the reloads are safe to
 share across them (a reload swaps one reference; prometheus_client locks its values).
