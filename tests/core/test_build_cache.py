@@ -139,3 +139,18 @@ def test_a_builder_that_finds_another_building_waits_and_takes_its_entry(cache, 
     second = cached_build("kind", "prog", ["k"], slow, tmp_path)
     first.join(10)
     assert len(calls) == 1 and results == [second] and second.read_text() == "1"
+
+
+def test_no_room_for_a_staging_folder_builds_in_the_callers_folder(cache, tmp_path, monkeypatch):
+    """The cache's folder takes the lock file but not a staging folder (a full disk, no inodes
+    left): the program is built in the caller's folder, as when the cache cannot be written."""
+    cache.joinpath("kind").mkdir(parents=True)
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build_cache.tempfile, "mkdtemp", no_room)
+    build = Builder()
+    program = cached_build("kind", "prog", ["k"], build, tmp_path)
+    assert program == tmp_path / "prog" and program.read_text() == "1"
+    assert build.folders == [tmp_path] and leftovers(cache) == []

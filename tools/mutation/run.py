@@ -113,6 +113,7 @@ TARGETS = {
         "tests/serve/test_grpc_connections.py",
         "tests/serve/test_grpc_hostile.py",
     ),
+    "core/build_cache.py": ("tests/core/test_build_cache.py",),
 }
 # Modules whose tests are mostly slow-marked (servers held under attack for seconds): their mutants
 # run the slow tests too, or almost none of their tests would run at all.
