@@ -171,6 +171,10 @@ def _serve_here(holder: Any, config: Any, sock: socket.socket, *, worker: bool =
             target=app.state.reload, name="hp-serve-reload", daemon=True
         ).start(),
     )
+    if worker:
+        from houseprice.serve.workers import accept_reloads
+
+        accept_reloads()
     _uvicorn(app, config).run(sockets=[sock])
 
 

@@ -27,13 +27,20 @@ QUICK_DEATH_S = 2.0
 QUICK_DEATHS_ALLOWED = 5
 
 
+def accept_reloads() -> None:
+    """For a worker's ``serve``, once its SIGHUP handler is in place: take reloads from now on,
+    the one asked for while the worker started first (it has been held, not dropped)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGHUP,))
+
+
 class WorkersFailed(Exception):
     """Workers kept dying right after they started."""
 
 
 @dataclass
 class Supervisor:
-    """``serve`` runs in each forked worker and returns when it has stopped serving."""
+    """``serve`` runs in each forked worker and returns when it has stopped serving; it calls
+    accept_reloads once its SIGHUP handler is in place."""
 
     count: int
     serve: Callable[[], None]
@@ -76,11 +83,9 @@ class Supervisor:
         status = 1
         try:
             os.setpgid(0, 0)
-            # A reload asked for while this worker starts is moot: it loads the supervisor's newest
-            # model. (SIGHUP's default action would end the process.)
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
             detach_worker(parent)  # dies with the supervisor, even a SIGKILLed one
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGHUP,))
+            # SIGHUP stays blocked until `serve` calls accept_reloads: a reload asked for while
+            # this worker starts waits for it, since the model it started from may be the old one.
             self.serve()
             status = 0
         finally:

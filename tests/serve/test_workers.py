@@ -140,6 +140,29 @@ def test_workers_that_keep_dying_stop_the_supervisor():
     assert len(starts) == QUICK_DEATHS_ALLOWED and supervisor.workers == {}
 
 
+def test_a_reload_asked_for_while_a_worker_starts_reaches_it(tmp_path):
+    """The worker was forked with the old model: a SIGHUP during its start must not be lost."""
+    import threading
+
+    from houseprice.serve.workers import Supervisor, accept_reloads
+
+    outcome = tmp_path / "outcome"
+    supervisor_pid = os.getpid()
+
+    def serve() -> None:
+        time.sleep(0.6)  # starting: importing, loading the model it was forked with
+        reloads = []
+        signal.signal(signal.SIGHUP, lambda signum, frame: reloads.append(signum))
+        accept_reloads()
+        _wait(lambda: bool(reloads), seconds=3)
+        outcome.write_text("reloaded" if reloads else "missed")
+        os.kill(supervisor_pid, signal.SIGTERM)
+
+    threading.Timer(0.2, os.kill, (supervisor_pid, signal.SIGHUP)).start()
+    assert Supervisor(1, serve).run() == signal.SIGTERM
+    assert outcome.read_text() == "reloaded"
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_burst_of_sighups_ends_on_the_newest_model(model, workers):
     with serving(model, "--workers", workers) as server:
