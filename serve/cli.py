@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    # Held until a handler is in place: SIGHUP's default action would end a server still starting
+    # (e.g. a deploy's reload right after systemd started it); held, it reloads once serving.
+    signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGHUP,))
     args = build_parser().parse_args(argv)
     if args.workers > 1:  # before prometheus_client is imported: it reads this at import
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = new_metrics_folder()
@@ -153,6 +156,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _serve_here(holder: Any, config: Any, sock: socket.socket, *, worker: bool = False) -> None:
     """Serve in this process until SIGINT/SIGTERM (uvicorn's graceful stop, then it re-raises)."""
     from houseprice.serve.app import create_app
+    from houseprice.serve.workers import accept_reloads
 
     logging.basicConfig(format="%(levelname)s:     %(message)s", level=logging.INFO)
     # A worker's admin reload tells the supervisor, which passes SIGHUP to every worker.
@@ -171,10 +175,7 @@ def _serve_here(holder: Any, config: Any, sock: socket.socket, *, worker: bool =
             target=app.state.reload, name="hp-serve-reload", daemon=True
         ).start(),
     )
-    if worker:
-        from houseprice.serve.workers import accept_reloads
-
-        accept_reloads()
+    accept_reloads()
     _uvicorn(app, config).run(sockets=[sock])
 
 

@@ -28,8 +28,8 @@ QUICK_DEATHS_ALLOWED = 5
 
 
 def accept_reloads() -> None:
-    """For a worker's ``serve``, once its SIGHUP handler is in place: take reloads from now on,
-    the one asked for while the worker started first (it has been held, not dropped)."""
+    """Once a SIGHUP handler is in place: take reloads from now on, first the one asked for
+    while the process started (it was held, not dropped)."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGHUP,))
 
 
@@ -56,6 +56,7 @@ class Supervisor:
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._stop)
         signal.signal(signal.SIGHUP, self._reload)
+        accept_reloads()
         try:
             for _ in range(self.count):
                 self._start()

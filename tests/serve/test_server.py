@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,9 +64,14 @@ class Server:
 
 @contextmanager
 def serving(
-    model: Path, *args: str, env: dict | None = None, program: str | None = None
+    model: Path,
+    *args: str,
+    env: dict | None = None,
+    program: str | None = None,
+    on_start_line: Callable[[subprocess.Popen], None] = lambda process: None,
 ) -> Iterator[Server]:
-    """hp-serve (or ``program``, another environment's) on an ephemeral loopback port."""
+    """hp-serve (or ``program``, another environment's) on an ephemeral loopback port;
+    ``on_start_line`` runs as soon as its start line is out, before it is ready."""
     # The server's output goes to a file: a pipe nobody reads fills up (64 KB, ~1,000 access-log
     # lines) and then blocks the server on its next log line.
     log = model.parent / f"hp-serve-{time.monotonic_ns()}.log"
@@ -83,6 +88,7 @@ def serving(
             match = re.search(r"serving .* on (https?://127\.0\.0\.1:\d+)", log.read_text())
             url = match[1] if match else time.sleep(0.02)
         assert url, log.read_text()
+        on_start_line(process)
         server = Server(process, url, log)
         while url.startswith("http:") and time.monotonic() < deadline:  # (HTTPS: the caller's)
             try:

@@ -164,6 +164,20 @@ def test_a_reload_asked_for_while_a_worker_starts_reaches_it(tmp_path):
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_sighup_while_the_server_starts_reloads_it_instead_of_ending_it(model, tmp_path, workers):
+    newer = sum_model(tmp_path / "newer.onnx", 13, info().to_metadata())
+
+    def replace_and_reload(process) -> None:  # e.g. a deploy that reloads what systemd just started
+        os.replace(newer, model)
+        process.send_signal(signal.SIGHUP)
+
+    with serving(model, "--workers", workers, on_start_line=replace_and_reload) as server:
+        new = float(sum(json.loads(HOUSE).values()))
+        assert server.process.poll() is None, server.output()
+        assert _wait(lambda: all(server.price(HOUSE) == pytest.approx(new) for _ in range(10)))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_a_burst_of_sighups_ends_on_the_newest_model(model, workers):
     with serving(model, "--workers", workers) as server:
         sum_model(model, 13, info().to_metadata())
