@@ -12,11 +12,15 @@ from __future__ import annotations
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
-import numpy as np
-import onnxruntime as ort
-from tritonclient.grpc import service_pb2 as pb
-from tritonclient.grpc import service_pb2_grpc as pb_grpc
+from houseprice.serve.grpc_setup import before_grpc_import
+
+before_grpc_import()  # grpcio's settings as hp-serve's: read when grpc is first imported
+
+import grpc  # noqa: E402
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from tritonclient.grpc import service_pb2 as pb  # noqa: E402
+from tritonclient.grpc import service_pb2_grpc as pb_grpc  # noqa: E402
 
 
 class Reference(pb_grpc.GRPCInferenceServiceServicer):

@@ -103,6 +103,9 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         usage_fail(PROG, "--tls-cert and --tls-key go together")
     if args.grpc_port is not None:
+        from houseprice.serve.grpc_setup import before_grpc_import
+
+        before_grpc_import()
         require_extra(PROG, "grpc", "grpc", "tritonclient.grpc")
 
     config = ServeConfig(

@@ -23,11 +23,12 @@ from tritonclient.grpc import service_pb2_grpc as pb_grpc
 
 from houseprice.core.errors import InputError
 from houseprice.core.version import __version__
-from houseprice.runtime.contract import OUTPUT_NAME
+from houseprice.runtime.contract import INPUT_NAME, OUTPUT_NAME
 from houseprice.serve.metrics import Metrics
 from houseprice.serve.model import LoadedModel, ModelHolder
 from houseprice.serve.oip import ModelNotFound, OpenInference, version_of
 from houseprice.serve.oip_tensors import (
+    DATATYPES,
     OUTPUT_DATATYPE,
     InferRequest,
     ProtocolError,
@@ -81,8 +82,13 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
 
     def _infer(self, request: Any) -> Any:
         model = self._model(request.model_name, request.model_version)
-        inputs, binary = _as_json_inputs(request)
-        shape, rows = decode_features(inputs, binary, model.predictor.schema)
+        schema = model.predictor.schema
+        rows = _raw_fp32_rows(request, schema.width)
+        if rows is None:  # any other form, or a mistake: the decoder HTTP's requests go through
+            inputs, binary = _as_json_inputs(request)
+            shape, rows = decode_features(inputs, binary, schema)
+        else:
+            shape = rows.shape
         decoded = InferRequest(request.id or None, rows, shape, binary_output=True)
         try:
             prices, warnings = self.oip.price(model, decoded)
@@ -123,6 +129,25 @@ class GrpcInference(pb_grpc.GRPCInferenceServiceServicer):
             self._children[method, code] = children
         children[0].inc()
         children[1].observe(seconds)
+
+
+def _raw_fp32_rows(request: Any, width: int) -> np.ndarray | None:
+    """The rows of the common request, one raw FP32 ``features`` tensor of shape [n, width]
+    whose bytes fit it, as decode_features would give them; None for anything else."""
+    if len(request.inputs) != 1 or len(request.raw_input_contents) != 1:
+        return None
+    tensor, raw = request.inputs[0], request.raw_input_contents[0]
+    shape = tensor.shape
+    if (
+        tensor.name != INPUT_NAME
+        or tensor.datatype != "FP32"
+        or len(shape) != 2
+        or shape[1] != width
+        or shape[0] < 1
+        or len(raw) != shape[0] * width * 4
+    ):
+        return None
+    return np.frombuffer(raw, DATATYPES["FP32"]).reshape(shape[0], width)
 
 
 def _as_json_inputs(request: Any) -> tuple[list[dict[str, Any]], bytes]:

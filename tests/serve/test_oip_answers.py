@@ -98,7 +98,16 @@ def test_binary_rows_are_checked_too():
     rows = np.array([[1, 2, 3], [4, np.inf, 6]], dtype="<f4")
     with pytest.raises(InputError, match=r"^house 1: B: inf is not a finite float32 number$"):
         _rows(rows, (2, 3))
-    assert _rows(rows[:1], (1, 3)).tolist() == [[1, 2, 3]]
+    many = np.ones((30, 3), dtype="<f4")  # 90 values: beyond the few checked in Python
+    many[29, 2] = np.nan
+    with pytest.raises(InputError, match=r"^house 29: C: nan is not a finite float32 number$"):
+        _rows(many, (30, 3))
+    wide = np.array([[1, 1e39, 3]], dtype="<f8")  # finite as float64, not as float32
+    with pytest.raises(InputError, match=r"^house 0: B: 1e\+39 is not a finite float32 number$"):
+        _rows(wide, (1, 3))
+    for fine in (rows[:1], rows[:1].astype("<f8"), many[:2]):
+        got = _rows(fine, fine.shape)
+        assert got.dtype == np.float32 and got.tolist() == fine.astype(np.float32).tolist()
 
 
 def test_the_head_is_json_of_name_version_and_id():

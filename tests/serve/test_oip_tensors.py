@@ -143,6 +143,12 @@ def test_a_header_length_of_the_whole_body_is_json_alone():
     assert _decode(_body(), "115").rows == [v for row in ROWS for v in row]
 
 
+def test_a_header_length_has_at_most_18_digits():
+    assert _decode(_body(), "115".zfill(18)).rows == [v for row in ROWS for v in row]
+    with pytest.raises(ProtocolError, match=r"^Inference-Header-Content-Length '0+115' must be"):
+        _decode(_body(), "115".zfill(19))
+
+
 def test_two_features_inputs_are_refused():
     body = json.loads(_body())
     body["inputs"] *= 2
