@@ -30,6 +30,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from houseprice.serve.config import ServeConfig
+from houseprice.serve.one_send import OneSend
 
 MAX_HEAD_BYTES = 16 * 1024  # uvicorn's h11 limit, nginx's large_client_header_buffers order
 MAX_HEADERS = 100
@@ -120,7 +121,7 @@ def guarded_protocol(
 
         def _serve(self, transport: asyncio.Transport) -> None:
             self._served = True
-            super().connection_made(transport)
+            super().connection_made(OneSend(transport, self.loop))
             early, self._early = self._early, b""
             if early:
                 self.data_received(early)

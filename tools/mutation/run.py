@@ -74,6 +74,7 @@ TARGETS = {
         "tests/serve/test_oip_answers.py",
         "tests/serve/test_oip.py",
     ),
+    "serve/one_send.py": ("tests/serve/test_one_send.py",),
     "serve/oip.py": (
         "tests/serve/test_oip_handlers.py",
         "tests/serve/test_oip.py",
