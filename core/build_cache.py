@@ -10,8 +10,11 @@ take turns (a lock file, ``.lock``, released by the system if a builder dies): a
 finds another building the same program waits for it and takes its entry instead of compiling
 the same thing beside it. A build that was killed (kill -9, a power cut)
 leaves its hidden folder behind; the next build of that kind removes such folders once they are
-an hour old (a build takes seconds, so none still in use is that old). A cache that cannot be
-written is no error: the program is built in the caller's own folder, as without a cache."""
+an hour old (a build takes seconds, so none still in use is that old). Each kind keeps its
+``KEEP_ENTRIES`` entries used last (a use touches the entry's folder): a new build removes older
+ones unused for an hour, so a cache that outlives compiler and wheel upgrades stays a few
+entries of a few MB. A cache that cannot be written is no error: the program is built in the
+caller's own folder, as without a cache."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from pathlib import Path
 CACHE_VARIABLE = "HOUSEPRICE_CACHE_DIR"
 LOCK_NAME = ".lock"
 STALE_STAGING_S = 3600  # a staging folder this old belongs to a build that was killed
+KEEP_ENTRIES = 4  # per kind; an entry beyond them and unused this long is removed
 
 
 def cache_root() -> Path:
@@ -57,6 +61,8 @@ def cached_build(
     entries = cache_root() / kind
     entry = entries / entry_name(key)
     if (entry / name).is_file():
+        with contextlib.suppress(OSError):  # a read-only cache still serves its entries
+            os.utime(entry)  # used now: kept before entries unused longer
         return entry / name
     try:
         entries.mkdir(parents=True, exist_ok=True)
@@ -83,6 +89,7 @@ def _build_entry(entry: Path, name: str, build: Callable[[Path], object], fallba
         with contextlib.suppress(OSError):  # refused when another process put its entry first
             os.replace(staging, entry)  # atomic: readers see no entry or a whole one
         if (entry / name).is_file():
+            prune_unused(entry.parent)
             return entry / name
         # the cache cannot take the entry (or holds something else there): the caller's folder
         return Path(shutil.move(staging / name, fallback / name))
@@ -98,3 +105,17 @@ def sweep_stale_staging(entries: Path) -> None:
         with contextlib.suppress(OSError):  # another process swept it, or it is not ours
             if staging.is_dir() and staging.stat().st_mtime < oldest:
                 shutil.rmtree(staging)
+
+
+def prune_unused(entries: Path) -> None:
+    """Remove the entries under ``entries`` beyond the ``KEEP_ENTRIES`` used last, unless used
+    within the hour (a process may be about to run one)."""
+    found = []
+    for entry in entries.iterdir():
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.name.startswith("."):
+                found.append((entry.stat().st_mtime, entry))
+    oldest = time.time() - STALE_STAGING_S
+    for used, entry in sorted(found, reverse=True)[KEEP_ENTRIES:]:
+        if used < oldest:
+            shutil.rmtree(entry, ignore_errors=True)

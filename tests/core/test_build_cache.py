@@ -154,3 +154,42 @@ def test_no_room_for_a_staging_folder_builds_in_the_callers_folder(cache, tmp_pa
     program = cached_build("kind", "prog", ["k"], build, tmp_path)
     assert program == tmp_path / "prog" and program.read_text() == "1"
     assert build.folders == [tmp_path] and leftovers(cache) == []
+
+
+def test_a_kind_keeps_the_entries_used_last(cache, tmp_path):
+    """Beyond KEEP_ENTRIES, a new build removes the entries unused longest, once an hour
+    unused; a use counts as much as a build."""
+    keep = build_cache.KEEP_ENTRIES
+    built = [cached_build("kind", "prog", [str(i)], Builder(), tmp_path) for i in range(keep + 2)]
+    for age, program in enumerate(built):  # entry 0 unused longest, the last one newest
+        then = time.time() - build_cache.STALE_STAGING_S - 3600 * (len(built) - age)
+        os.utime(program.parent, (then, then))
+    assert cached_build("kind", "prog", ["0"], Builder(), tmp_path) == built[0]  # used again
+    (cache / "kind" / ".abc-killed").mkdir()  # a killed build's, fresh: no entry, no keep slot
+    newest = cached_build("kind", "prog", ["new"], Builder(), tmp_path)
+    left = {p.name for p in (cache / "kind").iterdir() if not p.name.startswith(".")}
+    assert left == {p.parent.name for p in (newest, built[0], *built[-(keep - 2) :])}
+    assert newest.read_text() == "1" and built[0].read_text() == "1"
+
+
+def test_entries_used_within_the_hour_are_never_removed(cache, tmp_path):
+    keep = build_cache.KEEP_ENTRIES
+    built = [cached_build("kind", "prog", [str(i)], Builder(), tmp_path) for i in range(keep + 3)]
+    assert all(program.is_file() for program in built)
+
+
+def test_an_entry_removed_by_someone_else_meanwhile_is_no_error(cache, tmp_path, monkeypatch):
+    """E.g. `rm -rf ~/.cache/houseprice` while an export prunes: the build still succeeds."""
+    built = [cached_build("kind", "prog", [str(i)], Builder(), tmp_path) for i in range(5)]
+    then = time.time() - 2 * build_cache.STALE_STAGING_S
+    os.utime(built[0].parent, (then, then))
+    real = build_cache.shutil.rmtree
+
+    def removed_first(path, **options):
+        if Path(path).exists():  # (the staging folder is gone already: renamed into place)
+            real(path)
+        real(path, **options)
+
+    monkeypatch.setattr(build_cache.shutil, "rmtree", removed_first)
+    assert cached_build("kind", "prog", ["new"], Builder(), tmp_path).read_text() == "1"
+    assert not built[0].exists()
