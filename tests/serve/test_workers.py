@@ -158,8 +158,14 @@ def test_a_reload_asked_for_while_a_worker_starts_reaches_it(tmp_path):
         outcome.write_text("reloaded" if reloads else "missed")
         os.kill(supervisor_pid, signal.SIGTERM)
 
-    threading.Timer(0.2, os.kill, (supervisor_pid, signal.SIGHUP)).start()
-    assert Supervisor(1, serve).run() == signal.SIGTERM
+    supervisor = Supervisor(1, serve)
+
+    def reload_once_forked() -> None:  # while the worker is still starting (0.6 s)
+        _wait(lambda: bool(supervisor.workers), seconds=10)
+        os.kill(supervisor_pid, signal.SIGHUP)
+
+    threading.Thread(target=reload_once_forked, daemon=True).start()
+    assert supervisor.run() == signal.SIGTERM
     assert outcome.read_text() == "reloaded"
 
 
