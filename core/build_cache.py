@@ -30,8 +30,8 @@ from pathlib import Path
 
 CACHE_VARIABLE = "HOUSEPRICE_CACHE_DIR"
 LOCK_NAME = ".lock"
-STALE_STAGING_S = 3600  # a staging folder this old belongs to a build that was killed
-KEEP_ENTRIES = 4  # per kind; an entry beyond them and unused this long is removed
+UNUSED_S = 3600  # a staging folder or entry untouched this long is in no build's or run's use
+KEEP_ENTRIES = 4  # per kind; an entry beyond them and unused for UNUSED_S is removed
 
 
 def cache_root() -> Path:
@@ -100,7 +100,7 @@ def _build_entry(entry: Path, name: str, build: Callable[[Path], object], fallba
 def sweep_stale_staging(entries: Path) -> None:
     """Remove the staging folders of killed builds (hidden, an hour old or more) under
     ``entries``; entries themselves and builds under way are left alone."""
-    oldest = time.time() - STALE_STAGING_S
+    oldest = time.time() - UNUSED_S
     for staging in entries.glob(".*-*"):
         with contextlib.suppress(OSError):  # another process swept it, or it is not ours
             if staging.is_dir() and staging.stat().st_mtime < oldest:
@@ -115,7 +115,7 @@ def prune_unused(entries: Path) -> None:
         with contextlib.suppress(OSError):
             if entry.is_dir() and not entry.name.startswith("."):
                 found.append((entry.stat().st_mtime, entry))
-    oldest = time.time() - STALE_STAGING_S
+    oldest = time.time() - UNUSED_S
     for used, entry in sorted(found, reverse=True)[KEEP_ENTRIES:]:
         if used < oldest:
             shutil.rmtree(entry, ignore_errors=True)

@@ -137,17 +137,17 @@ def _raw_fp32_rows(request: Any, width: int) -> np.ndarray | None:
     if len(request.inputs) != 1 or len(request.raw_input_contents) != 1:
         return None
     tensor, raw = request.inputs[0], request.raw_input_contents[0]
-    shape = tensor.shape
+    shape, dtype = tensor.shape, DATATYPES["FP32"]
     if (
         tensor.name != INPUT_NAME
         or tensor.datatype != "FP32"
         or len(shape) != 2
         or shape[1] != width
         or shape[0] < 1
-        or len(raw) != shape[0] * width * 4
+        or len(raw) != shape[0] * width * dtype.itemsize
     ):
         return None
-    return np.frombuffer(raw, DATATYPES["FP32"]).reshape(shape[0], width)
+    return np.frombuffer(raw, dtype).reshape(shape[0], width)
 
 
 def _as_json_inputs(request: Any) -> tuple[list[dict[str, Any]], bytes]:

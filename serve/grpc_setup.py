@@ -6,7 +6,7 @@ EventEngine threads, which then wake the Python server's polling thread; with th
 off, gRPC core does the connection's I/O in the polling thread itself, one thread hand-over less
 a call. One house a call, grpcio's own reference server answered 10-15% more calls a second so
 (docs/performance.md). The name is grpcio's: a grpcio that no longer knows it logs "Unknown
-experiment" when it starts, which tests/serve/test_grpc.py looks for.
+experiment" when it starts, which tests/serve/test_grpc_setup.py looks for.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def test_a_killed_builds_staging_folder_is_swept_once_an_hour_old(cache, tmp_pat
     for folder in (stale, fresh):
         folder.mkdir()
         (folder / "prog").write_text("half")
-    hours_ago = time.time() - build_cache.STALE_STAGING_S - 60
+    hours_ago = time.time() - build_cache.UNUSED_S - 60
     os.utime(stale, (hours_ago, hours_ago))
     cached_build("kind", "prog", ["new"], Builder(), tmp_path)
     assert leftovers(cache) == [".abc-fresh"] and kept.read_text() == "1"
@@ -162,7 +162,7 @@ def test_a_kind_keeps_the_entries_used_last(cache, tmp_path):
     keep = build_cache.KEEP_ENTRIES
     built = [cached_build("kind", "prog", [str(i)], Builder(), tmp_path) for i in range(keep + 2)]
     for age, program in enumerate(built):  # entry 0 unused longest, the last one newest
-        then = time.time() - build_cache.STALE_STAGING_S - 3600 * (len(built) - age)
+        then = time.time() - build_cache.UNUSED_S - 3600 * (len(built) - age)
         os.utime(program.parent, (then, then))
     assert cached_build("kind", "prog", ["0"], Builder(), tmp_path) == built[0]  # used again
     (cache / "kind" / ".abc-killed").mkdir()  # a killed build's, fresh: no entry, no keep slot
@@ -181,7 +181,7 @@ def test_entries_used_within_the_hour_are_never_removed(cache, tmp_path):
 def test_an_entry_removed_by_someone_else_meanwhile_is_no_error(cache, tmp_path, monkeypatch):
     """E.g. `rm -rf ~/.cache/houseprice` while an export prunes: the build still succeeds."""
     built = [cached_build("kind", "prog", [str(i)], Builder(), tmp_path) for i in range(5)]
-    then = time.time() - 2 * build_cache.STALE_STAGING_S
+    then = time.time() - 2 * build_cache.UNUSED_S
     os.utime(built[0].parent, (then, then))
     real = build_cache.shutil.rmtree
 
